@@ -1,0 +1,63 @@
+// Run-time A/B switch between tq_gguf's CPU kernels and upstream ggml's, in the same build.
+//
+//   TQ_GGUF_CPU_KERNELS=upstream   upstream's ggml_vec_dot_tq{1,2}_0_q8_K for every TQ row dot,
+//                                  and no repacking of TQ1_0/TQ2_0 weights (tq-repack.cpp asks
+//                                  tq_gguf_cpu_kernels_enabled() before claiming a tensor)
+//   unset, or any other value      tq_gguf's kernels (default)
+//
+// The variable is read once, on first use (model load or first matmul); tests may flip the switch
+// with tq_gguf_cpu_set_kernels(). type_traits_cpu[] (ggml-cpu.c, 10-cpu-tq-vec-dot.patch) points
+// at tq_gguf_vec_dot_*, which forward through one predictable branch per row.
+#include "tq-kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+// upstream's row kernels (arch/<arch>/quants.c, or the generic ones through arch-fallback.h)
+void ggml_vec_dot_tq1_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t bx, const void * vy, size_t by, int nrc);
+void ggml_vec_dot_tq2_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t bx, const void * vy, size_t by, int nrc);
+
+static volatile int tq_kernels_state = -1; // -1: environment not read yet
+
+int tq_gguf_cpu_kernels_enabled(void) {
+    int st = tq_kernels_state;
+    if (st < 0) {
+        const char * e = getenv("TQ_GGUF_CPU_KERNELS");
+        st = (e != NULL && strcmp(e, "upstream") == 0) ? 0 : 1;
+        tq_kernels_state = st; // benign race: every thread computes the same value
+    }
+    return st;
+}
+
+void tq_gguf_cpu_set_kernels(int ours) {
+    tq_kernels_state = ours ? 1 : 0;
+}
+
+#if !defined(TQ_VEC_DOT_X86) && !defined(TQ_VEC_DOT_ARM)
+// No SIMD variant of ours for this ISA: ours is upstream's.
+void tq_vec_dot_tq1_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t bx, const void * vy, size_t by, int nrc) {
+    ggml_vec_dot_tq1_0_q8_K(n, s, bs, vx, bx, vy, by, nrc);
+}
+void tq_vec_dot_tq2_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t bx, const void * vy, size_t by, int nrc) {
+    ggml_vec_dot_tq2_0_q8_K(n, s, bs, vx, bx, vy, by, nrc);
+}
+const char * tq_gguf_cpu_vec_dot_variant(void) {
+    return "upstream";
+}
+#endif
+
+void tq_gguf_vec_dot_tq1_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t bx, const void * vy, size_t by, int nrc) {
+    if (__builtin_expect(tq_gguf_cpu_kernels_enabled(), 1)) {
+        tq_vec_dot_tq1_0_q8_K(n, s, bs, vx, bx, vy, by, nrc);
+    } else {
+        ggml_vec_dot_tq1_0_q8_K(n, s, bs, vx, bx, vy, by, nrc);
+    }
+}
+
+void tq_gguf_vec_dot_tq2_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t bx, const void * vy, size_t by, int nrc) {
+    if (__builtin_expect(tq_gguf_cpu_kernels_enabled(), 1)) {
+        tq_vec_dot_tq2_0_q8_K(n, s, bs, vx, bx, vy, by, nrc);
+    } else {
+        ggml_vec_dot_tq2_0_q8_K(n, s, bs, vx, bx, vy, by, nrc);
+    }
+}
