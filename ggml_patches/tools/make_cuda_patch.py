@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Regenerate ggml_patches/20-cuda-tq.patch: hook tq_gguf's cuda/ sources into ggml-cuda.
+
+Usage: make_cuda_patch.py PRISTINE_LLAMA_CPP_ROOT OUT_PATCH
+Edits are anchored on upstream lines (asserted to exist exactly once where it matters), so a
+changed pin fails loudly here instead of producing a patch that silently misses a switch.
+Only includes, table entries and switch cases are added; all code lives in cuda/.
+"""
+import difflib, pathlib, sys
+
+root = pathlib.Path(sys.argv[1])
+out = pathlib.Path(sys.argv[2])
+D = "ggml/src/ggml-cuda/"
+files = {}
+
+def get(p):
+    if p not in files:
+        files[p] = [(root / p).read_text(), None]
+        files[p][1] = files[p][0]
+    return files[p][1]
+
+def put(p, s):
+    files[p][1] = s
+
+def after(p, anchor, text, count=1):
+    s = get(p)
+    n = s.count(anchor)
+    assert n == count, (p, anchor, n)
+    put(p, s.replace(anchor, anchor + text))
+
+def before(p, anchor, text, count=1):
+    s = get(p)
+    n = s.count(anchor)
+    assert n == count, (p, anchor, n)
+    put(p, s.replace(anchor, text + anchor))
+
+def append(p, text):
+    put(p, get(p) + text)
+
+# type traits + helpers
+append(D + "common.cuh", '\n// tq_gguf: TQ1_0 / TQ2_0 type traits and decode helpers (cuda/ of tq_gguf)\n#include "tq-common.cuh"\n')
+append(D + "dequantize.cuh", '\n#include "tq-dequantize.cuh" // tq_gguf\n')
+append(D + "vecdotq.cuh", '\n#include "tq-vecdotq.cuh" // tq_gguf\n')
+append(D + "mmq-load-tiles.cuh", '\n#include "tq-mmq.cuh" // tq_gguf\n')
+
+# convert.cu: 3 contiguous + 3 strided switches, all have a Q2_0 case to anchor on
+cv = D + "convert.cu"
+after(cv, "            return dequantize_block_cont_cuda<QK2_0, QR2_0, dequantize_q2_0>;\n",
+      "        case GGML_TYPE_TQ2_0: // tq_gguf\n"
+      "            return dequantize_block_cont_cuda<QK_K, 1, dequantize_tq2_0>;\n"
+      "        case GGML_TYPE_TQ1_0: // tq_gguf\n"
+      "            return dequantize_block_cont_cuda<QK_K, 1, dequantize_tq1_0>;\n", count=3)
+after(cv, "            return dequantize_block_cuda<QK2_0, QR2_0, dequantize_q2_0>;\n",
+      "        case GGML_TYPE_TQ2_0: // tq_gguf\n"
+      "            return dequantize_block_cuda<QK_K, 1, dequantize_tq2_0>;\n"
+      "        case GGML_TYPE_TQ1_0: // tq_gguf\n"
+      "            return dequantize_block_cuda<QK_K, 1, dequantize_tq1_0>;\n", count=3)
+
+# getrows.cu
+gr = D + "getrows.cu"
+after(gr, "            get_rows_cuda_q<QK2_0, QR2_0, dequantize_q2_0>(src0_d, src1_d, dst_d,\n"
+          "                ne00, nb01, nb02, nb03, ne10, ne11, ne12, nb10, nb11, nb12, nb1, nb2, nb3, stream);\n"
+          "            break;\n",
+      "        case GGML_TYPE_TQ2_0: // tq_gguf\n"
+      "            get_rows_cuda_q<QK_K, 1, dequantize_tq2_0>(src0_d, src1_d, dst_d,\n"
+      "                ne00, nb01, nb02, nb03, ne10, ne11, ne12, nb10, nb11, nb12, nb1, nb2, nb3, stream);\n"
+      "            break;\n"
+      "        case GGML_TYPE_TQ1_0: // tq_gguf\n"
+      "            get_rows_cuda_q<QK_K, 1, dequantize_tq1_0>(src0_d, src1_d, dst_d,\n"
+      "                ne00, nb01, nb02, nb03, ne10, ne11, ne12, nb10, nb11, nb12, nb1, nb2, nb3, stream);\n"
+      "            break;\n")
+
+# mmvq.cu
+mv = D + "mmvq.cu"
+after(mv, "        case GGML_TYPE_Q2_0:    return vec_dot_q2_0_q8_1;\n",
+      "        case GGML_TYPE_TQ2_0:   return vec_dot_tq2_0_q8_1; // tq_gguf\n"
+      "        case GGML_TYPE_TQ1_0:   return vec_dot_tq1_0_q8_1; // tq_gguf\n")
+after(mv, "        case GGML_TYPE_Q2_0:    return VDR_Q2_0_Q8_1_MMVQ;\n",
+      "        case GGML_TYPE_TQ2_0:   return VDR_TQ2_0_Q8_1_MMVQ; // tq_gguf\n"
+      "        case GGML_TYPE_TQ1_0:   return VDR_TQ1_0_Q8_1_MMVQ; // tq_gguf\n")
+sw = ("        case GGML_TYPE_{T}:\n"
+      "            mul_mat_vec_q_switch_ncols_dst<GGML_TYPE_{T}>\n"
+      "                (vx, vy, ids, fusion, dst, ncols_x, nrows_x, ncols_dst, stride_row_x, stride_col_y, stride_col_dst,\n"
+      "                 nchannels_x, nchannels_y, nchannels_dst, stride_channel_x, stride_channel_y, stride_channel_dst,\n"
+      "                 nsamples_x, nsamples_dst, stride_sample_x, stride_sample_y, stride_sample_dst, ids_stride, stream);\n"
+      "            break;\n")
+after(mv, sw.format(T="Q2_0"), sw.format(T="TQ2_0").replace(":\n", ": // tq_gguf\n", 1) + sw.format(T="TQ1_0").replace(":\n", ": // tq_gguf\n", 1))
+
+# mmq.cuh
+mq = D + "mmq.cuh"
+after(mq, "        case GGML_TYPE_Q1_0:\n        case GGML_TYPE_Q2_0:\n            return MMQ_Q8_1_DS_LAYOUT_D4;\n", "")
+before(mq, "        case GGML_TYPE_Q1_0:\n        case GGML_TYPE_Q2_0:\n            return MMQ_Q8_1_DS_LAYOUT_D4;\n",
+       "        case GGML_TYPE_TQ2_0: // tq_gguf: trits decoded to int8, one scale per 32 slot\n"
+       "        case GGML_TYPE_TQ1_0:\n")
+after(mq, "        case GGML_TYPE_Q2_0:    return MMQ_DP4A_TXS_Q8_0;\n",
+      "        case GGML_TYPE_TQ2_0:   return MMQ_DP4A_TXS_Q8_0; // tq_gguf\n"
+      "        case GGML_TYPE_TQ1_0:   return MMQ_DP4A_TXS_Q8_0; // tq_gguf\n")
+dp4a = ("            case GGML_TYPE_Q2_0:\n"
+        "                return ggml_cuda_mmq_util_funcs(\n"
+        "                    VDR_Q2_0_Q8_1_MMQ,\n"
+        "                    ggml_cuda_mmq_load_tiles_q2_0<type, J, fallback>,\n"
+        "                    ggml_cuda_mmq_vec_dot_q8_0_q8_1_dp4a<type, J, fallback>,\n"
+        "                    ggml_cuda_mmq_write_back_dp4a<type, J, fallback>);\n")
+after(mq, dp4a, "".join(
+        "            case GGML_TYPE_%s: // tq_gguf\n"
+        "                return ggml_cuda_mmq_util_funcs(\n"
+        "                    VDR_Q8_0_Q8_1_MMQ,\n"
+        "                    ggml_cuda_mmq_load_tiles_%s<type, J, fallback>,\n"
+        "                    ggml_cuda_mmq_vec_dot_q8_0_q8_1_dp4a<type, J, fallback>,\n"
+        "                    ggml_cuda_mmq_write_back_dp4a<type, J, fallback>);\n" % (T, t)
+        for T, t in (("TQ2_0", "tq2_0"), ("TQ1_0", "tq1_0"))))
+mma = ("        case GGML_TYPE_Q2_0:\n"
+       "            return ggml_cuda_mmq_util_funcs(\n"
+       "                -1,\n"
+       "                ggml_cuda_mmq_load_tiles_q2_0<type, J, fallback>,\n"
+       "                ggml_cuda_mmq_vec_dot_q8_0_q8_1_mma<type, J, fallback, MMQ_Q8_1_DS_LAYOUT_D4>,\n"
+       "                ggml_cuda_mmq_write_back_mma<type, J, fallback>);\n")
+after(mq, mma, "".join(
+        "        case GGML_TYPE_%s: // tq_gguf\n"
+        "            return ggml_cuda_mmq_util_funcs(\n"
+        "                -1,\n"
+        "                ggml_cuda_mmq_load_tiles_%s<type, J, fallback>,\n"
+        "                ggml_cuda_mmq_vec_dot_q8_0_q8_1_mma<type, J, fallback, MMQ_Q8_1_DS_LAYOUT_D4>,\n"
+        "                ggml_cuda_mmq_write_back_mma<type, J, fallback>);\n" % (T, t)
+        for T, t in (("TQ2_0", "tq2_0"), ("TQ1_0", "tq1_0"))))
+after(mq, "extern DECL_MMQ_CASE(GGML_TYPE_Q2_0);\n",
+      "extern DECL_MMQ_CASE(GGML_TYPE_TQ2_0); // tq_gguf (cuda/mmq-instance-tq2_0.cu)\n"
+      "extern DECL_MMQ_CASE(GGML_TYPE_TQ1_0); // tq_gguf (cuda/mmq-instance-tq1_0.cu)\n")
+
+# mmq configs: TQ cases before the "not found" return
+for arch, mma_cfg in (("ampere", True), ("pascal-dp4a", False), ("pascal-older", False)):
+    p = D + "mmq-config-%s.cuh" % arch
+    before(p, "\n    return ggml_cuda_mmq_config(GGML_TYPE_COUNT,",
+           "\n" + ("#define TQ_MMQ_CONFIG_MMA\n" if mma_cfg else "") + '#include "tq-mmq-config.cuh" // tq_gguf\n')
+
+# mmq.cu
+mc = D + "mmq.cu"
+after(mc, "        case GGML_TYPE_Q2_0:\n            mul_mat_q_case<GGML_TYPE_Q2_0>(ctx, args, stream);\n            break;\n",
+      "        case GGML_TYPE_TQ2_0: // tq_gguf\n            mul_mat_q_case<GGML_TYPE_TQ2_0>(ctx, args, stream);\n            break;\n"
+      "        case GGML_TYPE_TQ1_0: // tq_gguf\n            mul_mat_q_case<GGML_TYPE_TQ1_0>(ctx, args, stream);\n            break;\n")
+after(mc, "        case GGML_TYPE_Q1_0:\n        case GGML_TYPE_Q2_0:\n        case GGML_TYPE_Q4_0:\n",
+      "        case GGML_TYPE_TQ2_0: // tq_gguf\n        case GGML_TYPE_TQ1_0: // tq_gguf\n")
+
+# ggml-cuda.cu: supports_op (MUL_MAT / MUL_MAT_ID and GET_ROWS)
+gc = D + "ggml-cuda.cu"
+after(gc, "                    case GGML_TYPE_Q1_0:\n                    case GGML_TYPE_Q2_0:\n",
+      "                    case GGML_TYPE_TQ2_0: // tq_gguf\n                    case GGML_TYPE_TQ1_0: // tq_gguf\n", count=2)
+
+# extra hooks registered by later steps
+extra = pathlib.Path(__file__).with_name("cuda_patch_extra.py")
+if extra.exists():
+    exec(extra.read_text())
+
+chunks = []
+for p, (a, b) in sorted(files.items()):
+    if a == b:
+        continue
+    chunks += difflib.unified_diff(a.splitlines(True), b.splitlines(True), "a/" + p, "b/" + p)
+out.write_text("".join(chunks))
+print("wrote", out, sum(1 for p, (a, b) in files.items() if a != b), "files")
