@@ -175,12 +175,16 @@ def plan_tensors(params: LlamaParams, hf_names: list[str], shapes: dict[str, tup
             hf_name = hf_of.get(gguf_name) or _hf_block_name(gguf_name)
             raise ConversionError(f"tensor {hf_name}: missing from the checkpoint")
 
-    def order(name: str) -> tuple[int, int, str]:
+    block_order = {suffix: i for i, (suffix, _) in enumerate(_BLOCK_TENSORS.values())}
+
+    def order(name: str) -> tuple[int, int, int]:
+        # token_embd, then blocks in order (q, k, v, o, gate, up, down, norms), then the head
         if name == "token_embd.weight":
-            return (0, 0, name)
+            return (0, 0, 0)
         if name.startswith("blk."):
-            return (1, int(name.split(".")[1]), name)
-        return (2, 0, name)
+            _, bid, suffix = name.split(".", 2)
+            return (1, int(bid), block_order[suffix])
+        return (2, 0, 0 if name == "output_norm.weight" else 1)
 
     return [plans[name] for name in sorted(plans, key=order)]
 
