@@ -19,14 +19,15 @@ from .ternary import (
     NotTernary,
     absmean_row_scales,
     check_rows_or_columns_ternary,
+    Workspace,
     recover_codes,
     ternarize_codes,
 )
 
 T = GGMLQuantizationType
 TERNARY_TYPES = (T.TQ1_0, T.TQ2_0)
-# rows are processed in chunks of about this many weights
-CHUNK_ELEMENTS = 1 << 20
+# rows are processed in chunks of about this many weights;
+CHUNK_ELEMENTS = 1 << 17  # ~128K weights: the working set of a chunk stays in cache (measured best)
 
 
 @dataclass
@@ -87,6 +88,7 @@ class TensorConverter:
         self.ternary_output = ternary_output  # linear weights must be (or be made) ternary
         self.ternarize = ternarize
         self.mp_shards = mp_shards
+        self.workspace = Workspace()
 
     def convert(self, job: TensorJob) -> tuple[np.ndarray, str]:
         """Bytes for the GGUF tensor and how the values were obtained:
@@ -108,7 +110,7 @@ class TensorConverter:
         packed = np.empty((n_rows, n_cols // QK * quant.type_size), dtype=np.uint8)
         try:
             for r0, r1 in _row_chunks(n_rows, n_cols):
-                codes, scales = recover_codes(_rows(src, order, r0, r1), dtype)
+                codes, scales = recover_codes(_rows(src, order, r0, r1), dtype, workspace=self.workspace)
                 self._check_scales(scales, name)
                 quant.pack_codes(codes.reshape(-1, QK), scales.reshape(-1), out=packed[r0:r1].reshape(-1, quant.type_size))
             return packed, "exact"

@@ -84,28 +84,54 @@ def _describe_deviation(values: np.ndarray, block_axis_len: int) -> str:
     )
 
 
-def recover_codes(chunk: np.ndarray, dtype: str, block: int = QK) -> tuple[np.ndarray, np.ndarray]:
+class Workspace:
+    """Scratch buffers reused across chunks: fresh multi-megabyte temporaries
+    cost page faults on every chunk and dominated the run time."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[tuple[str, np.dtype], np.ndarray] = {}
+
+    def get(self, name: str, n: int, dtype) -> np.ndarray:
+        key = (name, np.dtype(dtype))
+        buf = self._buffers.get(key)
+        if buf is None or buf.size < n:
+            buf = self._buffers[key] = np.empty(n, dtype=dtype)
+        return buf[:n]
+
+
+def recover_codes(
+    chunk: np.ndarray, dtype: str, block: int = QK, workspace: Workspace | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """chunk: (rows, cols) in storage dtype, cols % block == 0.
 
     Returns (codes uint8 (rows, cols) with code = trit + 1, scales fp16 (rows, cols // block)).
+    The codes live in the workspace and are overwritten by the next call.
     Raises NonFinite or NotTernary."""
+    ws = workspace or Workspace()
     bits, layout = _bits(chunk, dtype)
     rows, cols = bits.shape
-    magnitude = bits & layout.uint(layout.abs_mask)
-    blocks = magnitude.reshape(rows, cols // block, block)
+    n, n_blocks = rows * cols, rows * cols // block
+    flat = bits.reshape(n)
+    magnitude = np.bitwise_and(flat, layout.uint(layout.abs_mask), out=ws.get("magnitude", n, layout.uint))
+    blocks = magnitude.reshape(n_blocks, block)
     block_max = blocks.max(axis=-1)
-    if block_max.size and int(block_max.max()) >= layout.inf_bits:
+    if n_blocks and int(block_max.max()) >= layout.inf_bits:
         raise NonFinite()
-    # smallest non-zero magnitude: 0 - 1 wraps to the largest integer, so zeros never win
-    block_min_nonzero = (blocks - layout.uint(1)).min(axis=-1) + layout.uint(1)
+    nonzero = np.not_equal(magnitude, 0, out=ws.get("nonzero", n, np.bool_))
+    # The block is {0, ±max} exactly when its smallest non-zero magnitude is its max.
+    # magnitude - 1 wraps 0 around to the largest integer, so zeros never are the minimum.
+    shifted = np.subtract(magnitude, layout.uint(1), out=ws.get("shifted", n, layout.uint))
+    block_min_nonzero = shifted.reshape(n_blocks, block).min(axis=-1) + layout.uint(1)
     if not np.array_equal(block_min_nonzero, block_max):
         raise NotTernary(_describe_deviation(to_float32(chunk, dtype) if dtype != "f32" else np.asarray(chunk), block))
-    nonzero = (magnitude != 0).view(np.uint8)
-    negative = (bits >> layout.uint(layout.sign_shift)).astype(np.uint8)
-    codes = nonzero + np.uint8(1)
-    codes -= (nonzero & negative) << np.uint8(1)
+    # code = 1 + nonzero - 2 * (nonzero & negative), computed in place on uint8
+    negative = np.greater_equal(flat, layout.uint(1 << layout.sign_shift), out=ws.get("negative", n, np.bool_))
+    np.bitwise_and(negative, nonzero, out=negative)
+    codes = np.add(nonzero.view(np.uint8), np.uint8(1), out=ws.get("codes", n, np.uint8))
+    np.subtract(codes, negative.view(np.uint8), out=codes)
+    np.subtract(codes, negative.view(np.uint8), out=codes)
     scales = _magnitudes_to_float16(block_max, dtype)
-    return codes, scales
+    return codes.reshape(rows, cols), scales.reshape(rows, cols // block)
 
 
 def check_rows_or_columns_ternary(array: np.ndarray, dtype: str) -> None:
