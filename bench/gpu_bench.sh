@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# tq_gguf GPU benchmark and check driver: one script for a device call.
+#
+#   bench/gpu_bench.sh STAGE...     stages run in order; logs go to $OUT (or bench/results/tmp)
+#
+# Stages:
+#   build         CUDA Release build of the patched tree (tools only) into build/gpu
+#   test          test-backend-ops (CUDA vs CPU) for every TQ1_0/TQ2_0 MUL_MAT, MUL_MAT_ID, GET_ROWS case
+#   sanitize      the TQ2_0/TQ1_0 cases (subset) under compute-sanitizer memcheck and racecheck
+#   kernels       test-backend-ops perf -o MUL_MAT for F16, Q4_0, Q2_0, TQ2_0, TQ1_0 (4096x14336, 70B shapes)
+#   models:CLS    synthetic F16 GGUF of class CLS (3b, 8b, 13b) + llama-quantize to Q4_0 Q2_0 TQ2_0 TQ1_0
+#   bench:CLS     llama-bench pp512/tg128 fa 0,1 and llama-batched-bench (1..64) for those models
+#   rm:CLS        delete the models of CLS (disk)
+#
+# Needs: nvcc, cmake, ninja, python3 with numpy; .device/llama.cpp-pristine.tar.gz from
+# `python -m tq_gguf.source pack-device` (carried to the device machine).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=${OUT:-$ROOT/bench/results/tmp}; mkdir -p "$OUT"
+B=$ROOT/build/gpu; BIN=$B/bin
+M=${TQ_MODELS:-/tmp/tq-models}; mkdir -p "$M"
+TYPES="Q4_0 Q2_0 TQ2_0 TQ1_0"
+REPS=${REPS:-3}
+SUMMARY=$OUT/summary.txt
+say() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$SUMMARY"; }
+
+for stage in "$@"; do
+  t0=$(date +%s)
+  case $stage in
+  build)
+    say "build: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null)"
+    python3 -m tq_gguf build-tools --build-dir "$B" --cuda --cuda-arch "${CUDA_ARCH:-90}" \
+        --pristine-tarball .device/llama.cpp-pristine.tar.gz -j "$(nproc)" \
+        --target test-backend-ops --target llama-bench --target llama-batched-bench --target llama-quantize \
+        > "$OUT/build.log" 2>&1
+    rc=$?; tail -3 "$OUT/build.log"; say "build rc=$rc"; [ $rc = 0 ] || exit 1 ;;
+  test)
+    : > "$OUT/test-backend-ops.log"
+    for op in MUL_MAT MUL_MAT_ID GET_ROWS; do
+      "$BIN/test-backend-ops" test -b CUDA0 -o $op -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+      say "test $op rc=$?"
+    done
+    say "test: $(grep -c ' OK' "$OUT/test-backend-ops.log") OK, $(grep -c 'FAIL' "$OUT/test-backend-ops.log") FAIL, $(grep -c 'not supported' "$OUT/test-backend-ops.log") unsupported"
+    grep -E "FAIL|Backend CUDA0|passed" "$OUT/test-backend-ops.log" | head -20 ;;
+  sanitize)
+    for tool in memcheck racecheck; do
+      for t in tq2_0 tq1_0; do
+        compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT \
+          -p "type_a=$t,type_b=f32,m=(256|67),n=(1|3|8|16|67|512),k=(1024|768)," > "$OUT/sanitize-$tool-$t.log" 2>&1
+        rc1=$?
+        compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o GET_ROWS \
+          -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
+        rc2=$?
+        say "sanitize $tool $t rc=$rc1/$rc2 $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize-$tool-$t.log" | sort | uniq -c | tr '\n' ' ')"
+      done
+    done
+    cat "$OUT"/sanitize-*.log > "$OUT/sanitize.log"; rm -f "$OUT"/sanitize-*.log ;;
+  kernels)
+    "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT -p 'type_a=(f16|q4_0|q2_0|tq2_0|tq1_0),type_b=f32,m=(4096|8192|28672),n=(1|2|4|8|512),k=(14336|28672|8192),' \
+        > "$OUT/kernels.log" 2>&1
+    say "kernels rc=$?"; grep -E "MUL_MAT" "$OUT/kernels.log" | sed -E 's/ +/ /g' | cut -c1-200 | tee -a "$SUMMARY" ;;
+  models:*)
+    c=${stage#models:}
+    PYTHONPATH=$B/upstream/llama.cpp/gguf-py python3 bench/make_synth_model.py "$c" "$M/$c-f16.gguf" > "$OUT/models-$c.log" 2>&1 || { say "model gen failed"; tail "$OUT/models-$c.log"; exit 1; }
+    for t in $TYPES; do
+      "$BIN/llama-quantize" "$M/$c-f16.gguf" "$M/$c-$t.gguf" $t $(nproc) >> "$OUT/models-$c.log" 2>&1 || say "quantize $t failed"
+    done
+    ls -la "$M" | tee -a "$SUMMARY" ;;
+  bench:*)
+    c=${stage#bench:}
+    args=""; for t in F16 $TYPES; do [ $t = F16 ] && f=$M/$c-f16.gguf || f=$M/$c-$t.gguf; args="$args -m $f"; done
+    "$BIN/llama-bench" -ngl 99 -p 512 -n 128 -r "$REPS" -fa 0,1 $args -o md > "$OUT/bench-$c.log" 2>&1
+    say "llama-bench $c rc=$?"; grep '^|' "$OUT/bench-$c.log" | tee -a "$SUMMARY"
+    for t in F16 $TYPES; do
+      [ $t = F16 ] && f=$M/$c-f16.gguf || f=$M/$c-$t.gguf
+      echo "## $t" >> "$OUT/batched-$c.log"
+      "$BIN/llama-batched-bench" -m "$f" -ngl 99 -c 16384 -b 2048 -ub 512 -npp 128 -ntg 64 -npl 1,2,4,8,16,32,64 \
+          >> "$OUT/batched-$c.log" 2>&1 || say "batched $t failed"
+    done
+    python3 - "$OUT/batched-$c.log" <<'PY' | tee -a "$SUMMARY"
+import sys, re
+cur, rows = None, {}
+for line in open(sys.argv[1]):
+    if line.startswith("## "): cur = line[3:].strip(); continue
+    m = re.match(r"\|\s+128 \|\s+64 \|\s+(\d+) \|.*", line)
+    if m and cur:
+        cols = [c.strip() for c in line.strip().strip("|").split("|")]
+        rows.setdefault(cur, {})[int(cols[2])] = float(cols[7])  # S_TG t/s
+print("batched S_TG t/s  " + " ".join(f"B={b:<6}" for b in (1, 2, 4, 8, 16, 32, 64)))
+for t, r in rows.items():
+    print(f"{t:16s}  " + " ".join(f"{r.get(b, 0):8.1f}" for b in (1, 2, 4, 8, 16, 32, 64)))
+PY
+    ;;
+  rm:*) c=${stage#rm:}; rm -f "$M/$c-"*.gguf ;;
+  *) echo "unknown stage $stage"; exit 2 ;;
+  esac
+  say "stage $stage took $(( $(date +%s) - t0 )) s"
+done
