@@ -10,6 +10,7 @@
 #   kernels       test-backend-ops perf -o MUL_MAT for F16, Q4_0, Q2_0, TQ2_0, TQ1_0 (4096x14336, 70B shapes)
 #   models:CLS    synthetic F16 GGUF of class CLS (3b, 8b, 13b) + llama-quantize to Q4_0 Q2_0 TQ2_0 TQ1_0
 #   bench:CLS     llama-bench pp512/tg128 fa 0,1 and llama-batched-bench (1..64) for those models
+#   logits        Llama(n_gpu_layers=-1) vs CPU logits on a small synthetic model in TQ2_0 and TQ1_0
 #   rm:CLS        delete the models of CLS (disk)
 #
 # Needs: nvcc, cmake, ninja, python3 with numpy; .device/llama.cpp-pristine.tar.gz from
@@ -92,6 +93,18 @@ for t, r in rows.items():
     print(f"{t:16s}  " + " ".join(f"{r.get(b, 0):8.1f}" for b in (1, 2, 4, 8, 16, 32, 64)))
 PY
     ;;
+  logits)
+    # small synthetic model, quantized to each ternary type; Llama(n_gpu_layers=-1) vs CPU
+    PYTHONPATH=$B/upstream/llama.cpp/gguf-py python3 - "$M/tiny-f16.gguf" <<'PY' > "$OUT/logits.log" 2>&1
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("m", "bench/make_synth_model.py"); m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+m.PRESETS["tiny"] = dict(n_embd=1024, n_ff=2816, n_layer=6, n_head=16, n_head_kv=4)
+sys.argv = ["m", "tiny", sys.argv[1]]; m.main()
+PY
+    for t in TQ2_0 TQ1_0; do "$BIN/llama-quantize" "$M/tiny-f16.gguf" "$M/tiny-$t.gguf" $t >> "$OUT/logits.log" 2>&1; done
+    python3 -c "import diskcache" 2>/dev/null || { mkdir -p /tmp/stubs; echo "class Cache: pass" > /tmp/stubs/diskcache.py; }
+    PYTHONPATH=$B/upstream:/tmp/stubs LLAMA_CPP_LIB_PATH=$BIN python3 bench/gpu_logits.py "$M/tiny-TQ2_0.gguf" "$M/tiny-TQ1_0.gguf" >> "$OUT/logits.log" 2>&1
+    say "logits rc=$?"; grep "^logits" "$OUT/logits.log" | tee -a "$SUMMARY" ;;
   rm:*) c=${stage#rm:}; rm -f "$M/$c-"*.gguf ;;
   *) echo "unknown stage $stage"; exit 2 ;;
   esac
