@@ -49,6 +49,7 @@ class TensorSource:
     dtype: str  # "f16", "bf16", "f32" or "f64"
     file: Path
     _load: Callable[[], np.ndarray]
+    _release: Callable[[], None] | None = None
 
     @property
     def n_elements(self) -> int:
@@ -65,6 +66,12 @@ class TensorSource:
         if self.dtype == "f64":  # rare; narrow once so the rest only sees f16/bf16/f32
             array = array.astype(np.float32)
         return array.reshape(self.shape)
+
+    def release(self) -> None:
+        """Drop the tensor's pages from this process once it is written: pages of a
+        file mapping stay resident (and count in RSS) after being read otherwise."""
+        if self._release is not None:
+            self._release()
 
     @property
     def storage_dtype(self) -> str:
@@ -127,7 +134,13 @@ class SafetensorsFile:
                     return np.empty(0, dtype=np_dtype)
                 return np.frombuffer(self._mmap, dtype=np_dtype, count=n, offset=offset)
 
-            yield TensorSource(name, shape, dtype, self.path, load)
+            def release(offset=offset, nbytes=n * np_dtype.itemsize) -> None:
+                if self._mmap is None or nbytes == 0 or not hasattr(mmap, "MADV_DONTNEED"):
+                    return
+                start = offset - offset % mmap.PAGESIZE
+                self._mmap.madvise(mmap.MADV_DONTNEED, start, offset + nbytes - start)
+
+            yield TensorSource(name, shape, dtype, self.path, load, release)
 
 
 def _torch_bin_sources(path: Path) -> Iterator[TensorSource]:

@@ -84,6 +84,26 @@ def _check_output_path(out_path: Path) -> None:
         raise ConversionError(f"{out_path}: output file exists and is not writable")
 
 
+def _write_tensor(writer: gguf.GGUFWriter, job: TensorJob, chunks, out_path: Path) -> None:
+    """Append one tensor's data, chunk by chunk, where the tensor info written by
+    GGUFWriter puts it: every tensor starts at a multiple of the data alignment."""
+    assert writer.fout is not None and len(writer.fout) == 1
+    fout = writer.fout[0]
+    alignment = writer.data_alignment
+    try:
+        fout.write(bytes(-fout.tell() % alignment))
+        written = 0
+        for chunk in chunks:
+            chunk = np.ascontiguousarray(chunk)
+            fout.write(chunk.data.cast("B"))
+            written += chunk.nbytes
+        fout.write(bytes(-written % alignment))
+    except OSError as e:
+        raise ConversionError(f"{out_path}: write failed ({e.strerror})") from None
+    if written != job.out_nbytes:
+        raise AssertionError(f"{job.plan.gguf_name}: wrote {written} bytes, tensor info says {job.out_nbytes}")
+
+
 def _progress_bar(total: int, enabled: bool):
     from tqdm import tqdm
 
@@ -163,17 +183,14 @@ def convert_checkpoint(
         try:
             for i, job in enumerate(jobs):
                 bar.set_postfix_str(f"tensor {i + 1}/{len(jobs)} {job.plan.gguf_name}", refresh=False)
-                data, how = converter.convert(job)
+                how, chunks = converter.convert(job)
                 if how == "ternarized":
                     summary.ternarized.append(job.plan.gguf_name)
                 if job.qtype in TERNARY_TYPES:
                     summary.ternary_weights += job.source.n_elements
-                    summary.ternary_bytes += data.nbytes
-                try:
-                    writer.write_tensor_data(data)
-                except OSError as e:
-                    raise ConversionError(f"{out_path}: write failed ({e.strerror})") from None
-                del data
+                    summary.ternary_bytes += job.out_nbytes
+                _write_tensor(writer, job, chunks, out_path)
+                job.source.release()
                 bar.update(job.source.nbytes)
         finally:
             bar.close()

@@ -4,6 +4,7 @@ rows at a time so that temporaries stay small next to the tensor itself."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 from gguf import quants as gguf_quants
@@ -81,8 +82,20 @@ def _finite_float32(chunk: np.ndarray, dtype: str, name: str) -> np.ndarray:
     return values
 
 
+def _not_ternary_error(name: str, detail: str) -> ConversionError:
+    return ConversionError(
+        f"tensor {name}: weights are not ternary times a scale ({detail}); "
+        "use --ternarize to apply TriLM's absmean rule to a latent checkpoint"
+    )
+
+
 class TensorConverter:
-    """Options shared by all tensors of one conversion."""
+    """Options shared by all tensors of one conversion.
+
+    ``convert`` streams a tensor's GGUF bytes as consecutive chunks of rows
+    (already in llama.cpp's row order), so the output never has to exist in
+    memory as a whole; a yielded chunk may be a reused buffer and must be
+    written before the next one is requested."""
 
     def __init__(self, ternary_output: bool, ternarize: bool = False, mp_shards: int = 1):
         self.ternary_output = ternary_output  # linear weights must be (or be made) ternary
@@ -90,48 +103,62 @@ class TensorConverter:
         self.mp_shards = mp_shards
         self.workspace = Workspace()
 
-    def convert(self, job: TensorJob) -> tuple[np.ndarray, str]:
-        """Bytes for the GGUF tensor and how the values were obtained:
-        "exact" (recovered trits and scales), "ternarized" (absmean rule) or "float"."""
+    def convert(self, job: TensorJob) -> tuple[str, Iterator[np.ndarray]]:
+        """How the values are obtained -- "exact" (recovered trits and scales),
+        "ternarized" (absmean rule) or "float" -- and the chunks of GGUF bytes."""
         if job.qtype in TERNARY_TYPES:
             return self._ternary(job)
         if job.plan.role is Role.LINEAR and self.ternary_output:
             return self._ternary_fallback(job)
-        return self._float(job, _as_matrix(job.source)), "float"
+        return "float", self._float(job, _as_matrix(job.source))
 
     # --- ternary types ------------------------------------------------------------
 
-    def _ternary(self, job: TensorJob) -> tuple[np.ndarray, str]:
+    def _ternary(self, job: TensorJob) -> tuple[str, Iterator[np.ndarray]]:
         name, dtype = job.plan.hf_name, job.source.storage_dtype
         src = _as_matrix(job.source)
-        n_rows, n_cols = src.shape
-        quant = QUANT_CLASSES[job.qtype]
-        order = rope_row_order(n_rows, job.plan.rope_heads) if job.plan.rope_heads else None
-        packed = np.empty((n_rows, n_cols // QK * quant.type_size), dtype=np.uint8)
+        order = rope_row_order(src.shape[0], job.plan.rope_heads) if job.plan.rope_heads else None
+        if self.ternarize and not self._is_ternary(src, dtype, name):
+            return "ternarized", self._absmean_chunks(job, src, order)
+        return "exact", self._exact_chunks(job, src, order)
+
+    def _is_ternary(self, src: np.ndarray, dtype: str, name: str) -> bool:
         try:
-            for r0, r1 in _row_chunks(n_rows, n_cols):
-                codes, scales = recover_codes(_rows(src, order, r0, r1), dtype, workspace=self.workspace)
-                self._check_scales(scales, name)
-                quant.pack_codes(codes.reshape(-1, QK), scales.reshape(-1), out=packed[r0:r1].reshape(-1, quant.type_size))
-            return packed, "exact"
+            for r0, r1 in _row_chunks(*src.shape):
+                recover_codes(src[r0:r1], dtype, workspace=self.workspace)
         except NonFinite:
             raise ConversionError(f"tensor {name}: contains NaN or Inf") from None
-        except NotTernary as e:
-            if not self.ternarize:
-                raise ConversionError(
-                    f"tensor {name}: weights are not ternary times a scale ({e}); "
-                    "use --ternarize to apply TriLM's absmean rule to a latent checkpoint"
-                ) from None
+        except NotTernary:
+            return False
+        return True
 
+    def _exact_chunks(self, job: TensorJob, src: np.ndarray, order: np.ndarray | None) -> Iterator[np.ndarray]:
+        name, dtype = job.plan.hf_name, job.source.storage_dtype
+        quant = QUANT_CLASSES[job.qtype]
+        for r0, r1 in _row_chunks(*src.shape):
+            try:
+                codes, scales = recover_codes(_rows(src, order, r0, r1), dtype, workspace=self.workspace)
+            except NonFinite:
+                raise ConversionError(f"tensor {name}: contains NaN or Inf") from None
+            except NotTernary as e:
+                raise _not_ternary_error(name, str(e)) from None
+            yield self._pack(quant, codes, scales, name)
+
+    def _absmean_chunks(self, job: TensorJob, src: np.ndarray, order: np.ndarray | None) -> Iterator[np.ndarray]:
+        name, dtype = job.plan.hf_name, job.source.storage_dtype
+        quant = QUANT_CLASSES[job.qtype]
         row_scales = self._absmean_scales(src, dtype, name)
         if order is not None:
             row_scales = row_scales[order]
-        for r0, r1 in _row_chunks(n_rows, n_cols):
-            values = to_float32(_rows(src, order, r0, r1), dtype)
-            codes, scales = ternarize_codes(values, row_scales[r0:r1])
-            self._check_scales(scales, name)
-            quant.pack_codes(codes.reshape(-1, QK), scales.reshape(-1), out=packed[r0:r1].reshape(-1, quant.type_size))
-        return packed, "ternarized"
+        for r0, r1 in _row_chunks(*src.shape):
+            codes, scales = ternarize_codes(to_float32(_rows(src, order, r0, r1), dtype), row_scales[r0:r1])
+            yield self._pack(quant, codes, scales, name)
+
+    def _pack(self, quant, codes: np.ndarray, scales: np.ndarray, name: str) -> np.ndarray:
+        if not np.isfinite(scales).all():
+            raise ConversionError(f"tensor {name}: a scale exceeds the fp16 range of TQ block scales")
+        out = self.workspace.get(f"packed-{quant.__name__}", scales.size * quant.type_size, np.uint8)
+        return quant.pack_codes(codes.reshape(-1, QK), scales.reshape(-1), out=out.reshape(-1, quant.type_size))
 
     def _absmean_scales(self, src: np.ndarray, dtype: str, name: str) -> np.ndarray:
         n_rows, n_cols = src.shape
@@ -142,12 +169,7 @@ class TensorConverter:
             sums[r0:r1] = np.abs(_finite_float32(src[r0:r1], dtype, name)).sum(axis=1, dtype=np.float64)
         return absmean_row_scales(sums, n_cols, self.mp_shards)
 
-    @staticmethod
-    def _check_scales(scales: np.ndarray, name: str) -> None:
-        if not np.isfinite(scales).all():
-            raise ConversionError(f"tensor {name}: a scale exceeds the fp16 range of TQ block scales")
-
-    def _ternary_fallback(self, job: TensorJob) -> tuple[np.ndarray, str]:
+    def _ternary_fallback(self, job: TensorJob) -> tuple[str, Iterator[np.ndarray]]:
         """A linear weight that cannot be TQ-packed: check (or ternarize) it, store it as floats."""
         name, dtype = job.plan.hf_name, job.source.storage_dtype
         src = _as_matrix(job.source)
@@ -157,49 +179,37 @@ class TensorConverter:
             raise ConversionError(f"tensor {name}: contains NaN or Inf") from None
         except NotTernary as e:
             if not self.ternarize:
-                raise ConversionError(
-                    f"tensor {name}: weights are not ternary times a scale ({e}); "
-                    "use --ternarize to apply TriLM's absmean rule to a latent checkpoint"
-                ) from None
+                raise _not_ternary_error(name, str(e)) from None
             row_scales = self._absmean_scales(src, dtype, name)
             values = to_float32(src, dtype)
             trits = np.clip(np.rint(values / np.where(row_scales == 0, 1, row_scales)[:, None]), -1, 1)
             ternary = (trits * row_scales[:, None]).astype(np.float32)
-            return self._float(job, ternary, dtype="f32"), "ternarized"
-        return self._float(job, src), "exact"
+            return "ternarized", self._float(job, ternary, dtype="f32")
+        return "exact", self._float(job, src)
 
     # --- float and Q8_0 types -----------------------------------------------------------
 
-    def _float(self, job: TensorJob, src: np.ndarray, dtype: str | None = None) -> np.ndarray:
+    def _float(self, job: TensorJob, src: np.ndarray, dtype: str | None = None) -> Iterator[np.ndarray]:
         name, dtype = job.plan.hf_name, dtype or job.source.storage_dtype
-        n_rows, n_cols = src.shape
-        order = rope_row_order(n_rows, job.plan.rope_heads) if job.plan.rope_heads else None
+        order = rope_row_order(src.shape[0], job.plan.rope_heads) if job.plan.rope_heads else None
         qtype = job.qtype
-        if qtype == T.F32:
-            out = np.empty((n_rows, n_cols), dtype=np.float32)
-        elif qtype == T.F16:
-            out = np.empty((n_rows, n_cols), dtype=np.float16)
-        elif qtype == T.BF16:
-            out = np.empty((n_rows, n_cols), dtype=np.uint16)
-        elif qtype == T.Q8_0:
-            out = np.empty((n_rows, n_cols // 32 * 34), dtype=np.uint8)
-        else:
-            raise AssertionError(qtype)
-        for r0, r1 in _row_chunks(n_rows, n_cols):
+        for r0, r1 in _row_chunks(*src.shape):
             chunk = _rows(src, order, r0, r1)
             values = _finite_float32(chunk, dtype, name)
             if qtype == T.F32:
-                out[r0:r1] = values
+                yield values
             elif qtype == T.F16:
-                out[r0:r1] = values
-                if not np.isfinite(out[r0:r1]).all():
+                out = values.astype(np.float16)
+                if not np.isfinite(out).all():
                     raise ConversionError(f"tensor {name}: values exceed the F16 range; use --outtype bf16 or f32")
+                yield out
             elif qtype == T.BF16:
                 if dtype == "bf16":
-                    out[r0:r1] = chunk
+                    yield np.ascontiguousarray(chunk)
                 else:  # round to nearest even, as ggml_compute_fp32_to_bf16
                     bits = values.view(np.uint32)
-                    out[r0:r1] = ((bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)).astype(np.uint16)
+                    yield ((bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)).astype(np.uint16)
+            elif qtype == T.Q8_0:
+                yield gguf_quants.quantize(values, T.Q8_0)
             else:
-                out[r0:r1] = gguf_quants.quantize(values, T.Q8_0)
-        return out.reshape(job.shape) if len(job.shape) == 1 else out
+                raise AssertionError(qtype)
