@@ -42,9 +42,10 @@ def perplexity_from(nll_counts) -> float:
 @torch.no_grad()
 def transformers_perplexity(model, windows: list[list[int]]) -> float:
     model.eval()
+    device = next(model.parameters()).device
     def per_window():
         for w in windows:
-            logits = model(torch.tensor([w])).logits[0].float().numpy()
+            logits = model(torch.tensor([w], device=device)).logits[0].float().cpu().numpy()
             yield window_nll(logits, w)
     return perplexity_from(per_window())
 

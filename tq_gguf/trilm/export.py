@@ -9,6 +9,7 @@ A plain `LlamaForCausalLM.from_pretrained` therefore computes exactly the ternar
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -26,8 +27,18 @@ def ternary_state_dict(model) -> dict[str, torch.Tensor]:
         if "rotary_emb" in name:  # buffers recomputed from the config
             continue
         t = quantized.get(name, tensor)
-        tensors[name] = t.detach().to(torch.float16).contiguous()
+        tensors[name] = t.detach().to("cpu", torch.float16).contiguous()
     return tensors
+
+
+def add_legacy_config_keys(config_path: Path) -> None:
+    """transformers 5 writes rope settings as `rope_parameters`; published TriLM configs (and
+    converters written against them) read top-level `rope_theta` and `torch_dtype`. Keep both."""
+    cfg = json.loads(config_path.read_text())
+    rope = cfg.get("rope_parameters") or {}
+    cfg.setdefault("rope_theta", rope.get("rope_theta", 10000.0))
+    cfg.setdefault("torch_dtype", cfg.get("dtype", "float16"))
+    config_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
 
 def export_checkpoint(model, tokenizer: Tokenizer, out_dir: Path) -> Path:
@@ -37,6 +48,7 @@ def export_checkpoint(model, tokenizer: Tokenizer, out_dir: Path) -> Path:
     config.architectures = ["LlamaForCausalLM"]
     config.dtype = "float16"
     config.save_pretrained(out_dir)
+    add_legacy_config_keys(out_dir / "config.json")
     save_file(ternary_state_dict(model), str(out_dir / "model.safetensors"), metadata={"format": "pt"})
     save_tokenizer(tokenizer, out_dir, model_max_length=config.max_position_embeddings)
     return out_dir

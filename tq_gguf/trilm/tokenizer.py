@@ -34,7 +34,7 @@ def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int) -> Tokenizer:
     tok.train_from_iterator(texts, trainer=trainer)
     assert tok.token_to_id(BOS) == BOS_ID and tok.token_to_id(EOS) == EOS_ID
     tok.post_processor = processors.TemplateProcessing(
-        single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, BOS_ID)]
+        single=f"{BOS} $A", pair=f"{BOS} $A $B:1", special_tokens=[(BOS, BOS_ID)]
     )
     return tok
 

@@ -46,6 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--kv-heads", type=int, default=2)
     p.add_argument("--context", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="torch device (the recipe is sized for 2 CPU cores; cuda also works)")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--stdlib-dir", type=Path, default=None, help="default: this interpreter's stdlib")
     p.add_argument("--max-files", type=int, default=None, help="use only the first N modules (tests)")
@@ -101,7 +102,7 @@ def train(args) -> dict:
 
     shape = TriLMShape(args.vocab_size, args.hidden_size, args.intermediate_size, args.layers,
                        args.heads, args.kv_heads, args.context)
-    model = build_trilm(shape, seed=args.seed)
+    model = build_trilm(shape, seed=args.seed).to(args.device)
     n_params = sum(p.numel() for p in model.parameters())
     ppl_untrained = transformers_perplexity(model, windows)
     log(f"model: {n_params} parameters; untrained held-out perplexity {ppl_untrained:.1f}")
@@ -118,7 +119,7 @@ def train(args) -> dict:
         if step == (2 * args.steps) // 3:
             opt.param_groups[0]["weight_decay"] = 0.0
         starts = torch.randint(0, len(stream) - span, (args.batch_size,), generator=gen)
-        batch = torch.stack([stream[s : s + span] for s in starts.tolist()])
+        batch = torch.stack([stream[s : s + span] for s in starts.tolist()]).to(args.device)
         out = model(input_ids=batch[:, :-1], labels=batch[:, :-1].clone())
         # HF shifts labels internally: labels == inputs gives next-token prediction over the window
         opt.zero_grad(set_to_none=True)
@@ -132,7 +133,7 @@ def train(args) -> dict:
             log(f"step {step:5d}/{args.steps} loss {recent:.3f} lr {lr_at(step, args):.2e} ({rate:.2f} steps/s)")
     train_seconds = time.time() - t_train
 
-    export_checkpoint(model, tok, args.out)
+    export_checkpoint(model.cpu(), tok, args.out)
     (args.out / "heldout.txt").write_text(held_text, encoding="utf-8")
     # held-out perplexity of the *exported* checkpoint, loaded back by plain transformers
     from transformers import LlamaForCausalLM
@@ -160,8 +161,11 @@ def train(args) -> dict:
         "heldout_ppl_untrained": ppl_untrained,
         "heldout_ppl_trained": ppl_trained,
         "heldout_loss_trained": math.log(ppl_trained),
+        "loss_curve": {step: round(sum(losses[step:step + args.log_every]) / len(losses[step:step + args.log_every]), 4)
+                       for step in range(0, args.steps, args.log_every)},
     }
     (args.out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary["losses"] = losses
     log(f"done: train loss {losses[0]:.3f} -> {summary['final_train_loss']:.3f}; held-out perplexity "
         f"{ppl_untrained:.1f} (untrained) -> {ppl_trained:.2f} (trained); wrote {args.out}")
     return summary
