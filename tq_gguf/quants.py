@@ -146,19 +146,17 @@ class TQ2_0(TernaryQuant, qtype=GGMLQuantizationType.TQ2_0):
         return codes, scales
 
 
-# byte value stored for a base-3 number v (0..242): ceil(v * 256 / 243)
-_TQ1_BYTE_OF_VALUE = ((np.arange(243, dtype=np.uint32) * 256 + 242) // 243).astype(np.uint8)
 _TQ1_POW3 = np.array([1, 3, 9, 27, 81], dtype=np.uint8)
 
 
 class TQ1_0(TernaryQuant, qtype=GGMLQuantizationType.TQ1_0):
     @staticmethod
     def _horner(lanes: np.ndarray, n_digits: int) -> np.ndarray:
-        # lanes: (n, n_digits, k) uint64, digits most significant first. Every
-        # intermediate value is <= 242, so uint64 lanes never carry between bytes.
+        # lanes: (n, n_digits, k) uint64/uint32, digits most significant first. Every
+        # intermediate value is <= 242, so the lanes never carry between bytes.
         value = lanes[:, 0].copy()
         for i in range(1, n_digits):
-            value *= np.uint64(3)
+            value *= value.dtype.type(3)
             value += lanes[:, i]
         return value
 
@@ -168,15 +166,15 @@ class TQ1_0(TernaryQuant, qtype=GGMLQuantizationType.TQ1_0):
         if out is None:
             out = np.empty((n_blocks, cls.type_size), dtype=np.uint8)
         codes = np.ascontiguousarray(codes)
+        values = np.empty((n_blocks, 52), dtype=np.uint8)  # base-3 number of every qs/qh byte
         head = _as_u64_lanes(codes[:, :160].reshape(n_blocks, 5, 32))
         mid = _as_u64_lanes(codes[:, 160:240].reshape(n_blocks, 5, 16))
-        out[:, 0:32] = cls._horner(head, 5).view(np.uint8).reshape(n_blocks, 32)
-        out[:, 32:48] = cls._horner(mid, 5).view(np.uint8).reshape(n_blocks, 16)
-        tail = codes[:, 240:256].reshape(n_blocks, 4, 4)
-        out[:, 48:52] = ((tail[:, 0] * np.uint8(3) + tail[:, 1]) * np.uint8(3) + tail[:, 2]) * np.uint8(3) + tail[:, 3]
-        # qh holds 4 trits: shift them to the top of the 5-trit number
-        out[:, 48:52] *= np.uint8(3)
-        np.take(_TQ1_BYTE_OF_VALUE, out[:, 0:52], out=out[:, 0:52])
+        tail = np.ascontiguousarray(codes[:, 240:256].reshape(n_blocks, 4, 4)).view(np.uint32)
+        values[:, 0:32] = cls._horner(head, 5).view(np.uint8).reshape(n_blocks, 32)
+        values[:, 32:48] = cls._horner(mid, 5).view(np.uint8).reshape(n_blocks, 16)
+        # qh bytes hold 4 trits: one more factor 3 puts them at the top of a 5-trit number
+        values[:, 48:52] = (cls._horner(tail, 4) * np.uint32(3)).view(np.uint8).reshape(n_blocks, 4)
+        out[:, 0:52] = (values.astype(np.uint16) * np.uint16(256) + np.uint16(242)) // np.uint16(243)
         out[:, 52:54] = np.asarray(scales, dtype=np.float16).reshape(n_blocks, 1).view(np.uint8)
         return out
 
