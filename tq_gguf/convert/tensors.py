@@ -21,6 +21,7 @@ from .ternary import (
     absmean_row_scales,
     check_rows_or_columns_ternary,
     Workspace,
+    all_finite,
     recover_codes,
     ternarize_codes,
 )
@@ -193,8 +194,15 @@ class TensorConverter:
         name, dtype = job.plan.hf_name, dtype or job.source.storage_dtype
         order = rope_row_order(src.shape[0], job.plan.rope_heads) if job.plan.rope_heads else None
         qtype = job.qtype
+        # same storage and GGUF type: the chunk is written as it is, after a finiteness check
+        passthrough = {T.F32: "f32", T.F16: "f16", T.BF16: "bf16"}.get(qtype) == dtype
         for r0, r1 in _row_chunks(*src.shape):
             chunk = _rows(src, order, r0, r1)
+            if passthrough:
+                if not all_finite(chunk, dtype):
+                    raise ConversionError(f"tensor {name}: contains NaN or Inf")
+                yield np.ascontiguousarray(chunk)
+                continue
             values = _finite_float32(chunk, dtype, name)
             if qtype == T.F32:
                 yield values

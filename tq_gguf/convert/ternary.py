@@ -60,6 +60,12 @@ def _bits(chunk: np.ndarray, dtype: str) -> tuple[np.ndarray, _BitLayout]:
     return np.ascontiguousarray(chunk).view(layout.uint), layout
 
 
+def all_finite(chunk: np.ndarray, dtype: str) -> bool:
+    """No Inf/NaN, tested on the bit patterns (no float conversion)."""
+    bits, layout = _bits(chunk, dtype)
+    return bool(((bits & layout.uint(layout.abs_mask)) < layout.uint(layout.inf_bits)).all())
+
+
 def _magnitudes_to_float16(abs_bits: np.ndarray, dtype: str) -> np.ndarray:
     if dtype == "f16":
         return abs_bits.view(np.float16)
