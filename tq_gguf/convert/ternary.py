@@ -83,10 +83,13 @@ def _describe_deviation(values: np.ndarray, block_axis_len: int) -> str:
     rel = np.abs(blocks - np.round(blocks / safe) * scale) / safe
     first = int(np.argmax(off_grid.any(axis=1)))
     n_magnitudes = len(np.unique(blocks[first][blocks[first] != 0]))
+    hint = ""
+    if n_magnitudes <= 4:
+        hint = " (ternary, but with scale groups that split a 256-weight block, which TQ types cannot store exactly)"
     return (
         f"{off_grid.mean():.1%} of values are neither 0 nor their block's ±max; "
         f"max distance from the ternary grid {rel.max():.3g} of the scale; "
-        f"first bad block has {n_magnitudes} distinct magnitudes"
+        f"first bad block has {n_magnitudes} distinct magnitudes{hint}"
     )
 
 
