@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from bench_models import synthetic, tiny_trilm
-from conftest import SHORT, bench_threads
+from bench_env import SHORT, bench_threads
 from ggml_ctypes import REPO
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import SHORT, bench_threads
+from bench_env import SHORT, bench_threads
 from ggml_ctypes import TYPE_IDS, MatMul
 
 # (type, kernels): "ours"/"upstream" switch TQ kernels in-process (tq_gguf_cpu_set_kernels);
