@@ -202,3 +202,19 @@ def test_cli_help_explains_every_option():
         assert option in result.stdout
     for outtype in ("tq2_0", "tq1_0", "f16", "bf16", "q8_0"):
         assert outtype in result.stdout
+
+
+@pytest.mark.parametrize("file_name", ["tokenizer.json", "tokenizer_config.json"])
+def test_corrupt_tokenizer_files(good_ckpt, tmp_path, file_name):
+    folder = clone(good_ckpt, tmp_path)
+    (folder / file_name).write_text("{ this is not json")
+    assert_refused(folder, tmp_path / "out.gguf", str(folder))
+
+
+def test_corrupt_pytorch_bin(tmp_path):
+    ckpt = make_checkpoint(tmp_path / "ckpt", n_layers=1, weight_format="bin")
+    path = ckpt.path / "pytorch_model.bin"
+    path.write_bytes(path.read_bytes()[:1000])
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    assert_refused(ckpt.path, out_dir / "out.gguf", "pytorch_model.bin")

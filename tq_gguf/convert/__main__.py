@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .errors import ConversionError
@@ -83,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: no output written", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug, not bad input: still one line (TQ_GGUF_DEBUG=1 shows the traceback)
+        if os.environ.get("TQ_GGUF_DEBUG"):
+            raise
+        print(f"error: internal error {type(e).__name__}: {e} (no output written; TQ_GGUF_DEBUG=1 shows details)", file=sys.stderr)
+        return 1
     print(summary.format())
     return 0
 

@@ -73,6 +73,14 @@ def _pre_tokenizer_name(pre: dict | None, path: Path) -> tuple[str, str | None]:
     return "default", f"{path}: unrecognised pre-tokenizer, using llama.cpp's default splitting (tokenization may differ)"
 
 
+def _special_vocab(folder: Path, n_vocab: int, load_merges: bool) -> gguf.SpecialVocab:
+    """Special token ids, add-BOS/EOS flags, chat template (and merges) via gguf-py."""
+    try:
+        return gguf.SpecialVocab(folder, load_merges=load_merges, n_vocab=n_vocab)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ConversionError(f"{folder}: unreadable tokenizer files ({type(e).__name__}: {e})") from None
+
+
 def _looks_special(token: str) -> bool:
     return (token.startswith("<|") and token.endswith("|>")) or (token.startswith("<") and token.endswith(">") and " " not in token)
 
@@ -106,7 +114,7 @@ def _load_byte_level_bpe(folder: Path, data: dict, n_vocab: int) -> Vocab:
             tokens.append(by_id[i])
             types.append(gguf.TokenType.NORMAL)
     pre, note = _pre_tokenizer_name(data.get("pre_tokenizer"), path)
-    special = gguf.SpecialVocab(folder, load_merges=True, n_vocab=n_vocab)
+    special = _special_vocab(folder, n_vocab, load_merges=True)
     if not special.merges:
         raise ConversionError(f"{path}: BPE tokenizer without merges")
     return Vocab("gpt2", pre, tokens, types, notes=[note] if note else [], special=special)
@@ -158,7 +166,7 @@ def _load_sentencepiece(folder: Path, n_vocab: int) -> Vocab:
         tokens.append(f"[PAD{i}]")
         scores.append(-1000.0)
         types.append(gguf.TokenType.UNUSED)
-    special = gguf.SpecialVocab(folder, load_merges=False, n_vocab=n_vocab)
+    special = _special_vocab(folder, n_vocab, load_merges=False)
     return Vocab("llama", "default", tokens, types, scores=scores, special=special)
 
 
