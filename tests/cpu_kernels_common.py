@@ -42,6 +42,7 @@ def load_cpu_lib():
                     "or set LLAMA_CPP_LIB_PATH")
     ctypes.CDLL(str(d / "libggml-base.so"), mode=ctypes.RTLD_GLOBAL)
     lib = ctypes.CDLL(str(d / "libggml-cpu.so"), mode=ctypes.RTLD_GLOBAL)
+    lib.ggml_cpu_init()  # fp16 tables used by upstream's kernels
     if not hasattr(lib, "tq_gguf_vec_dot_tq2_0_q8_K"):
         pytest.fail(f"{d}/libggml-cpu.so has no tq_gguf kernels (stock build?)")
     vd = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t,

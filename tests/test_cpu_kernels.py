@@ -53,7 +53,7 @@ def test_vec_dot_matches_reference(lib, ttype):
             upstream = vec_dot(lib, f"tq_gguf_vec_dot_{name}_q8_K", k, w, y)
             lib.tq_gguf_cpu_set_kernels(1)
             assert abs(ours - ref) <= tol, (name, k, ours, ref)
-            assert abs(upstream - ref) <= tol, ("upstream", name, k, upstream, ref)
+            assert abs(upstream - ref) <= 3 * tol, ("upstream", name, k, upstream, ref)
             if hasattr(lib, generic):
                 g = vec_dot(lib, generic, k, w, y)
                 assert abs(ours - g) <= 2 * tol, (name, k, ours, g)

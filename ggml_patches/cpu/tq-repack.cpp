@@ -173,7 +173,7 @@ static void tq_gemm_tile(int64_t nb, const block_tqx16 * w, const char * y, size
     }
     for (int c = 0; c < NC; ++c) _mm512_storeu_ps(dst[c], accf[c]);
 }
-constexpr int TQ_NC_MAX = 8;
+#define TQ_NC_MAX 8  // columns per tile (16 int32 + 16 float accumulators of 32 zmm)
 
 #else
 
@@ -232,7 +232,7 @@ static void tq_gemm_tile(int64_t nb, const block_tqx16 * w, const char * y, size
         _mm256_storeu_ps(dst[c] + 8, accf[2*c+1]);
     }
 }
-constexpr int TQ_NC_MAX = 4;
+#define TQ_NC_MAX 4  // columns per tile (8 int32 accumulators of 16 ymm)
 
 #endif
 
@@ -330,7 +330,7 @@ class tq_tensor_traits : public ggml::cpu::tensor_traits {
 
         const int64_t nb = ne00 / QK_K;
         const block_tqx16 * w = (const block_tqx16 *) src0->data;
-        std::vector<float *> dcol(TQ_NC_MAX);
+        float * dcol[TQ_NC_MAX];
 
         for (int64_t chunk = ith; chunk < nchunk; chunk = ggml_threadpool_chunk_add(params->threadpool, 1)) {
             const int64_t g0 = chunk*ngroups/nchunk, g1 = (chunk + 1)*ngroups/nchunk;
@@ -342,7 +342,7 @@ class tq_tensor_traits : public ggml::cpu::tensor_traits {
                         const int64_t i11 = j % ne11, i12 = (j / ne11) % ne12, i13 = j / (ne11*ne12);
                         dcol[c] = (float *) ((char *) dst->data + i11*nb1 + i12*nb2 + i13*nb3) + g*TQ_ROWS;
                     }
-                    tq_gemm_group(nb, w + g*nb, wdata + c0*row_q8, row_q8, nc, dcol.data());
+                    tq_gemm_group(nb, w + g*nb, wdata + c0*row_q8, row_q8, nc, dcol);
                 }
             }
         }
@@ -373,8 +373,14 @@ extern "C" size_t tq_gguf_repack_alloc_size(const struct ggml_tensor * t) {
 }
 
 extern "C" int tq_gguf_repack_set_tensor(struct ggml_tensor * t, const void * data, size_t size) {
-    if (!tq_repack_eligible(t) || size != ggml_nbytes(t)) {
+    if (size != ggml_nbytes(t)) {
         return 1;
+    }
+    if (!tq_repack_eligible(t)) {
+        // stored as is (the buffer was asked to hold a tensor we do not claim: supports_op is
+        // false for it, so ggml-cpu runs the ordinary vec_dot path on the standard layout)
+        memcpy(t->data, data, size);
+        return 0;
     }
     GGML_LOG_DEBUG("%s: repack tensor %s with %s_x16\n", __func__, t->name, ggml_type_name(t->type));
     tq_repack_rows(t->type, data, t->ne[1], t->ne[0], t->data);

@@ -19,7 +19,8 @@ extern "C" {
 // its size), or 0 when t is not one of ours.
 size_t tq_gguf_repack_alloc_size(const struct ggml_tensor * t);
 
-// Convert standard TQ1_0/TQ2_0 data (the whole tensor) into t->data in the interleaved layout.
+// Convert standard TQ1_0/TQ2_0 data (the whole tensor) into t->data in the interleaved layout
+// (a tensor we do not repack is copied as is).
 // Returns 0 on success.
 int tq_gguf_repack_set_tensor(struct ggml_tensor * t, const void * data, size_t size);
 
