@@ -76,13 +76,18 @@ def _compiled_features(libs: dict[str, str]) -> list[str]:
 
 
 def _cpu_kernel_choice(libs: dict[str, str]) -> str | None:
-    """Which TQ CPU kernels run, if the library says (exported by our CPU kernel sources)."""
+    """Which TQ CPU kernels run: ours (with the ISA variant chosen) or upstream's
+    (TQ_GGUF_CPU_KERNELS=upstream). Exported by ggml_patches/cpu/tq-dispatch.c."""
     path = libs.get("libggml-cpu")
-    fn = getattr(ctypes.CDLL(path), "tq_gguf_cpu_kernels", None) if path else None
-    if fn is None:
+    cpu = ctypes.CDLL(path) if path else None
+    enabled = getattr(cpu, "tq_gguf_cpu_kernels_enabled", None)
+    variant = getattr(cpu, "tq_gguf_cpu_vec_dot_variant", None)
+    if enabled is None or variant is None:
         return None
-    fn.restype = ctypes.c_char_p
-    return fn().decode()
+    variant.restype = ctypes.c_char_p
+    if not enabled():
+        return "upstream (TQ_GGUF_CPU_KERNELS=upstream): upstream vec_dot, no TQ repacking"
+    return f"tq_gguf: vec_dot {variant().decode()}, repacked GEMM for prompts"
 
 
 def collect() -> dict:
