@@ -146,6 +146,11 @@ gc = D + "ggml-cuda.cu"
 after(gc, "                    case GGML_TYPE_Q1_0:\n                    case GGML_TYPE_Q2_0:\n",
       "                    case GGML_TYPE_TQ2_0: // tq_gguf\n                    case GGML_TYPE_TQ1_0: // tq_gguf\n", count=2)
 
+# ggml-cuda.cu: the dedicated TQ2_0 decode mat-vec goes first for batch <= 8 (cuda/tq-mmv.cu)
+after(gc, '#include "ggml-cuda/mmvq.cuh"\n', '#include "tq-mmv.cuh" // tq_gguf\n')
+before(gc, "    if (ggml_cuda_should_use_mmvq(src0->type, cc, ne11)) {\n        ggml_cuda_mul_mat_vec_q(ctx, src0, src1, nullptr, dst);\n",
+       "    if (ggml_cuda_tq_mul_mat_vec(ctx, src0, src1, dst)) { // tq_gguf: TQ2_0 decode mat-vec\n        return;\n    }\n")
+
 # extra hooks registered by later steps
 extra = pathlib.Path(__file__).with_name("cuda_patch_extra.py")
 if extra.exists():
