@@ -133,8 +133,20 @@ static inline int32_t tq_load_i32(const int8_t * p) {
 // AVX-512: a 64-byte V covers all 16 rows. With VNNI one vpdpbusd per (V, column); without,
 // vpmaddubsw into 16-bit lanes (per block each lane sums 64 pairs in [-512, 508]: fits int16
 // exactly) and one vpmaddwd per block.
+// Few columns (GEMV, small batches) with VNNI: the 2-bit fields are not shifted down but only
+// masked in place (P & (3 << 2s), one vpandd, no vpsrlw on the busy port 0): field s then
+// multiplies 4^s times too much, so it gets its own accumulator chain, shifted right by 2s (exact:
+// every term is a multiple of 4^s) before the chains are added. vpdpbusd does not saturate and
+// 64 * 4 * 192 * 128 fits int32. Otherwise NA chains per column (several for 1-2 columns, so a
+// lone chain of 64 dependent vpdpbusd does not bound the GEMV by latency).
 template <int NC>
 static void tq_gemm_tile(int64_t nb, const block_tqx16 * w, const char * y, size_t y_stride, float ** dst) {
+#if defined(__AVX512VNNI__)
+    constexpr bool INPLACE = NC <= 4;
+#else
+    constexpr bool INPLACE = false;
+#endif
+    constexpr int NA = INPLACE ? 4 : NC == 1 ? 4 : NC == 2 ? 2 : 1;
     const __m512i m3 = _mm512_set1_epi8(3);
     __m512 accf[NC];
     for (int c = 0; c < NC; ++c) accf[c] = _mm512_setzero_ps();
@@ -142,19 +154,20 @@ static void tq_gemm_tile(int64_t nb, const block_tqx16 * w, const char * y, size
     for (int64_t i = 0; i < nb; ++i) {
         const block_q8_K * yb[NC];
         for (int c = 0; c < NC; ++c) yb[c] = (const block_q8_K *) (y + c*y_stride) + i;
-        __m512i acc[NC];
-        for (int c = 0; c < NC; ++c) acc[c] = _mm512_setzero_si512();
+        __m512i acc[NC][NA];
+        for (int c = 0; c < NC; ++c) for (int a = 0; a < NA; ++a) acc[c][a] = _mm512_setzero_si512();
         const uint8_t * q = w[i].qs;
         for (int p = 0; p < 16; ++p) {
             const __m512i P = _mm512_loadu_si512((const void *) (q + 64*p));
             for (int s = 0; s < 4; ++s) {
-                const __m512i V = _mm512_and_si512(_mm512_srli_epi16(P, 2*s), m3);
+                const __m512i V = INPLACE ? _mm512_and_si512(P, _mm512_set1_epi8((char) (3 << (2*s))))
+                                          : _mm512_and_si512(_mm512_srli_epi16(P, 2*s), m3);
                 for (int c = 0; c < NC; ++c) {
                     const __m512i b = _mm512_set1_epi32(tq_load_i32(yb[c]->qs + 16*p + 4*s));
 #if defined(__AVX512VNNI__)
-                    acc[c] = _mm512_dpbusd_epi32(acc[c], V, b);
+                    acc[c][s % NA] = _mm512_dpbusd_epi32(acc[c][s % NA], V, b);
 #else
-                    acc[c] = _mm512_add_epi16(acc[c], _mm512_maddubs_epi16(V, b));
+                    acc[c][s % NA] = _mm512_add_epi16(acc[c][s % NA], _mm512_maddubs_epi16(V, b));
 #endif
                 }
             }
@@ -162,9 +175,14 @@ static void tq_gemm_tile(int64_t nb, const block_tqx16 * w, const char * y, size
         const __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) w[i].d));
         for (int c = 0; c < NC; ++c) {
 #if defined(__AVX512VNNI__)
-            const __m512i a = acc[c];
+            __m512i a = acc[c][0];
+            for (int k = 1; k < NA; ++k) {
+                a = _mm512_add_epi32(a, INPLACE ? _mm512_srai_epi32(acc[c][k], 2*k) : acc[c][k]);
+            }
 #else
-            const __m512i a = _mm512_madd_epi16(acc[c], _mm512_set1_epi16(1));
+            // 16-bit chains hold at most 64 pair sums each: exact (see above); widen, then add
+            __m512i a = _mm512_madd_epi16(acc[c][0], _mm512_set1_epi16(1));
+            for (int k = 1; k < NA; ++k) a = _mm512_add_epi32(a, _mm512_madd_epi16(acc[c][k], _mm512_set1_epi16(1)));
 #endif
             const __m512i sumi = _mm512_sub_epi32(a, _mm512_set1_epi32(tq_q8K_block_sum(yb[c])));
             const __m512  d    = _mm512_mul_ps(_mm512_set1_ps(yb[c]->d), dx);
