@@ -61,6 +61,42 @@ static inline __m512i tq_bsums512(const int16_t * bsums) {
     return _mm512_zextsi256_si512(_mm256_madd_epi16(b, _mm256_set1_epi16(1)));
 }
 
+#if defined(__AVX512VNNI__)
+// VNNI: no shifts and no lane shuffles. z = [qs[0:32] | qs[0:32]] masked with [0x03 | 0x0C] holds
+// the fields of shifts 0 and 2 in place, i.e. the codes of elements 0..63 in order, times 1 (low
+// half) and 4 (high half): one vpdpbusd with y[0:64] as loaded. Likewise [0x30 | 0xC0] against
+// y[64:128] (times 16 and 64), and qs[32:64] against y[128:256]. vpdpbusd does not saturate
+// (|lane| <= 2 * 4 * 192 * 128 per block); each lane's sum is a multiple of its scale, so an
+// arithmetic shift per lane (vpsravd) makes it exact again.
+void tq_vec_dot_tq2_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t bx, const void * vy, size_t by, int nrc) {
+    assert(nrc == 1);
+    (void) bs; (void) bx; (void) by; (void) nrc;
+    const block_tq2_0 * x = (const block_tq2_0 *) vx;
+    const block_q8_K  * y = (const block_q8_K  *) vy;
+    const int nb = n / QK_K;
+    const __m512i mA = _mm512_inserti64x4(_mm512_set1_epi8(0x03), _mm256_set1_epi8(0x0C), 1);
+    const __m512i mB = _mm512_inserti64x4(_mm512_set1_epi8(0x30), _mm256_set1_epi8((char) 0xC0), 1);
+    const __m512i sA = _mm512_inserti64x4(_mm512_set1_epi32(0), _mm256_set1_epi32(2), 1);
+    const __m512i sB = _mm512_inserti64x4(_mm512_set1_epi32(4), _mm256_set1_epi32(6), 1);
+
+    __m512 accf = _mm512_setzero_ps();
+    for (int i = 0; i < nb; ++i) {
+        const __m512i z0 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *) (x[i].qs +  0)));
+        const __m512i z1 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *) (x[i].qs + 32)));
+        __m512i accA = _mm512_setzero_si512();
+        __m512i accB = _mm512_setzero_si512();
+        accA = _mm512_dpbusd_epi32(accA, _mm512_and_si512(z0, mA), _mm512_loadu_si512((const void *) (y[i].qs +   0)));
+        accB = _mm512_dpbusd_epi32(accB, _mm512_and_si512(z0, mB), _mm512_loadu_si512((const void *) (y[i].qs +  64)));
+        accA = _mm512_dpbusd_epi32(accA, _mm512_and_si512(z1, mA), _mm512_loadu_si512((const void *) (y[i].qs + 128)));
+        accB = _mm512_dpbusd_epi32(accB, _mm512_and_si512(z1, mB), _mm512_loadu_si512((const void *) (y[i].qs + 192)));
+        const __m512i a = _mm512_add_epi32(_mm512_srav_epi32(accA, sA), _mm512_srav_epi32(accB, sB));
+        const __m512i sumi = _mm512_sub_epi32(a, tq_bsums512(y[i].bsums));
+        const float d = y[i].d * tq_fp16_to_fp32(x[i].d);
+        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), _mm512_set1_ps(d), accf);
+    }
+    *s = _mm512_reduce_add_ps(accf);
+}
+#else
 void tq_vec_dot_tq2_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t bx, const void * vy, size_t by, int nrc) {
     assert(nrc == 1);
     (void) bs; (void) bx; (void) by; (void) nrc;
@@ -88,6 +124,8 @@ void tq_vec_dot_tq2_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t 
     }
     *s = _mm512_reduce_add_ps(accf);
 }
+
+#endif // __AVX512VNNI__
 
 void tq_vec_dot_tq1_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t bx, const void * vy, size_t by, int nrc) {
     assert(nrc == 1);
