@@ -167,11 +167,31 @@ def plot(runs: list[dict], out: Path) -> None:
     plt.close(fig)
 
 
+def merge(out: Path, parts: list[Path]) -> None:
+    """One run made of several pytest invocations on the same machine and build (e.g. kernels
+    and e2e in separate calls where a command's time is limited): benchmarks concatenated, the
+    first part's record kept, the others' dates and commits listed."""
+    datas = [json.loads(p.read_text()) for p in parts]
+    merged = datas[0]
+    for d in datas[1:]:
+        if (d["tq_gguf"]["cpu_model"], d["tq_gguf"]["build"]) != (merged["tq_gguf"]["cpu_model"], merged["tq_gguf"]["build"]):
+            raise SystemExit(f"refusing to merge runs of different machines/builds: {parts}")
+        merged["benchmarks"] += d["benchmarks"]
+    merged["tq_gguf"]["parts"] = [dict(date=d["tq_gguf"]["date"], commit=d["tq_gguf"]["git_commit"],
+                                       command=d["tq_gguf"]["command"]) for d in datas]
+    out.write_text(json.dumps(merged, indent=1))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", type=Path, default=RESULTS)
     ap.add_argument("--out-stem", default="cpu-bench-results")
+    ap.add_argument("--merge", nargs="+", type=Path, metavar=("OUT", "PART"),
+                    help="write OUT from several partial JSONs of one machine, then exit")
     a = ap.parse_args(argv)
+    if a.merge:
+        merge(a.merge[0], a.merge[1:])
+        return 0
     runs = load_runs(a.results)
     if not runs:
         print(f"no cpu-bench-*.json runs in {a.results}")
