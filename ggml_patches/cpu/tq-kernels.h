@@ -42,10 +42,13 @@ void tq_vec_dot_tq2_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t 
 TQ_API void tq_gguf_vec_dot_tq1_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t bx, const void * vy, size_t by, int nrc);
 TQ_API void tq_gguf_vec_dot_tq2_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t bx, const void * vy, size_t by, int nrc);
 
-// 1 when our kernels are active (default), 0 when TQ_GGUF_CPU_KERNELS=upstream.
-// Read once from the environment; tq_gguf_cpu_set_kernels() overrides it (tests).
+// Our vec_dot active: 1 (default), 0 when TQ_GGUF_CPU_KERNELS=upstream.
+// Our repacking active: 1 (default), 0 when TQ_GGUF_CPU_KERNELS=upstream or =norepack.
+// Read once from the environment; tq_gguf_cpu_set_kernels(mode) overrides it (tests):
+// mode 0 = upstream, 1 = ours, 2 = our vec_dot without repacking.
 TQ_API int  tq_gguf_cpu_kernels_enabled(void);
-TQ_API void tq_gguf_cpu_set_kernels(int ours);
+TQ_API int  tq_gguf_cpu_repack_enabled(void);
+TQ_API void tq_gguf_cpu_set_kernels(int mode);
 
 // Name of the vec_dot variant compiled into this build ("avx512vnni", "avx2", "neon-dotprod", ...).
 TQ_API const char * tq_gguf_cpu_vec_dot_variant(void);

@@ -282,7 +282,7 @@ static void tq_gemm_group(int64_t nb, const block_tqx16 * w, const char * y, siz
 static bool tq_repack_eligible(const struct ggml_tensor * t) {
 #if defined(TQ_REPACK_X86)
     return (t->type == GGML_TYPE_TQ1_0 || t->type == GGML_TYPE_TQ2_0) &&
-           tq_gguf_cpu_kernels_enabled() &&
+           tq_gguf_cpu_repack_enabled() &&
            ggml_n_dims(t) == 2 && t->ne[0] % QK_K == 0 && t->ne[1] % TQ_ROWS == 0;
 #else
     (void) t;
