@@ -1,0 +1,57 @@
+// tq_gguf: the 16-row interleaved TQ layout and the GEMM/GEMV kernels on it (no ggml runtime
+// dependencies: tq-repack.cpp plugs them into ggml-cpu; tests build them alone per ISA).
+//
+// Layout (block_tqx16, 1056 bytes): 16 consecutive weight rows r = 0..15, one 256-column block.
+//   d[r]             the row's TQ scale (fp16), as in the file
+//   qs[64*p + 4*r + e], bits 2s..2s+1  =  code of row r, column 16*p + 4*s + e
+//                    (p = 0..15, s = 0..3, e = 0..3; code = trit + 1 in {0,1,2})
+// so one 64-byte load P_p gives, for s = 0..3, the vector V = (P_p >> 2s) & 3 whose 32-bit lane r
+// holds row r's codes for 4 consecutive columns 16p+4s .. 16p+4s+3. One u8 x s8 4-way dot
+// (vpdpbusd; sdot by lane on NEON) of V with those 4 activation bytes broadcast adds 64 products
+// to 16 row sums: the weights are decoded once per tile of columns and every activation load is
+// a 4-byte broadcast (a 16-byte load serving s = 0..3 on NEON).
+// A tensor's groups are stored one after another, each as its K/256 blocks in column order.
+// TQ2_0 keeps its size (16 x 66 bytes = 1056); TQ1_0 (16 x 54 bytes) grows to 2.0625 bits per
+// weight, trading 22% more memory for a decode of one or two vector ops per 64 weights.
+//
+// Arithmetic: per block and (row, column) the exact integer sum of code*q8, minus the Q8_K block
+// sum (bsums), times (d_row * d_col) accumulated in float: upstream's reference arithmetic.
+#pragma once
+
+#ifndef GGML_COMMON_DECL_CPP
+#    define GGML_COMMON_DECL_CPP
+#endif
+#include "ggml-common.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TQ_ROWS 16
+
+#if defined(__AVX2__)
+#    define TQ_GEMM_X86 1
+#elif defined(__ARM_NEON) && defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
+#    define TQ_GEMM_ARM 1
+#endif
+#if defined(TQ_GEMM_X86) || defined(TQ_GEMM_ARM)
+#    define TQ_HAVE_GEMM 1
+#endif
+
+struct block_tqx16 {
+    ggml_half d[TQ_ROWS];
+    uint8_t   qs[TQ_ROWS * QK_K / 4];
+};
+static_assert(sizeof(block_tqx16) == TQ_ROWS * sizeof(block_tq2_0), "block_tqx16 must match 16 TQ2_0 blocks");
+
+// nrows x k standard TQ data (type: 34 = GGML_TYPE_TQ1_0, 35 = GGML_TYPE_TQ2_0; nrows % 16 == 0,
+// k % 256 == 0) -> nrows/16 groups of k/256 block_tqx16 (tq-repack-layout.cpp, portable C++)
+void tq_repack_rows(int type, const void * src, int64_t nrows, int64_t k, void * dst);
+
+#if defined(TQ_HAVE_GEMM)
+// One group of 16 rows (nb blocks at w) against ncols Q8_K rows (y, y + y_stride, ...): writes 16
+// floats to each dst[c]. Columns go in tiles of tq_gemm_tile_width(), then the tail.
+// (tq-gemm-x86.cpp / tq-gemm-arm.cpp)
+void tq_gemm_group(int64_t nb, const block_tqx16 * w, const char * y, size_t y_stride, int64_t ncols, float ** dst);
+int  tq_gemm_tile_width(void);
+const char * tq_gemm_variant(void);
+#endif
