@@ -36,7 +36,7 @@ def tiny_run(tmp_path_factory):
     summary = train.main([
         "--out", str(out), "--max-files", "40", "--steps", "40", "--batch-size", "8", "--context", "64",
         "--vocab-size", "512", "--layers", "1", "--hidden-size", "256", "--intermediate-size", "512",
-        "--lr", "3e-3", "--heldout-chars", "6000", "--eval-windows", "4", "--log-every", "10",
+        "--lr", "3e-3", "--threads", "1", "--heldout-chars", "6000", "--eval-windows", "4", "--log-every", "10",
     ])
     return out, summary
 

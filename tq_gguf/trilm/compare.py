@@ -90,3 +90,38 @@ def transformers_greedy(model, prompt: list[int], n_new: int) -> tuple[list[int]
                          do_sample=False, num_beams=1, pad_token_id=model.config.eos_token_id)
     seconds = time.perf_counter() - t0
     return out[0, len(prompt):].tolist(), n_new / seconds
+
+
+def q8k_round_trip(x: torch.Tensor, block: int = 256) -> torch.Tensor:
+    """x after ggml's Q8_K quantization (quantize_row_q8_K_ref): per block of 256 along the
+    last dim, q = nearest_int(-127/max * x) with `max` the signed value of largest |x|,
+    value = q * (-max/127). Rounding is half-to-even, as ggml's nearest_int."""
+    shape = x.shape
+    xb = x.reshape(-1, shape[-1] // block, block).float()
+    idx = xb.abs().argmax(dim=-1, keepdim=True)
+    vmax = torch.gather(xb, -1, idx)
+    iscale = torch.where(vmax == 0, torch.zeros_like(vmax), -127.0 / vmax)
+    q = torch.clamp(torch.round(iscale * xb), max=127)
+    d = torch.where(vmax == 0, torch.zeros_like(vmax), 1.0 / iscale)
+    return (q * d).reshape(shape).to(x.dtype)
+
+
+class Q8KActivations:
+    """Context manager: the inputs of every block linear of a transformers Llama go through
+    q8k_round_trip, emulating llama.cpp's CPU TQ1_0/TQ2_0 path (ternary weight x Q8_K
+    activation dot products). Everything else stays float32."""
+
+    def __init__(self, model):
+        self.model, self.handles = model, []
+
+    def __enter__(self):
+        for layer in self.model.model.layers:
+            for mod in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj,
+                        layer.self_attn.o_proj, layer.mlp.gate_proj, layer.mlp.up_proj, layer.mlp.down_proj):
+                self.handles.append(mod.register_forward_pre_hook(lambda m, args: (q8k_round_trip(args[0]),)))
+        return self.model
+
+    def __exit__(self, *exc):
+        for h in self.handles:
+            h.remove()
+        self.handles.clear()
