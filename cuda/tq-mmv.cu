@@ -199,7 +199,11 @@ void tq2_0_mmv_launch(const char * x, const block_q8_1 * y, float * dst, const i
 } // namespace
 
 bool ggml_cuda_tq_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_tensor * src0, const ggml_tensor * src1, ggml_tensor * dst) {
-    if (getenv("TQ_GGUF_CUDA_NO_MMV") != nullptr) { // A/B switch: use upstream's mmvq path instead
+    // Opt-in (TQ_GGUF_CUDA_MMV=1): measured on an H100 (bench/results/gpu-h100-2026-11-22.md) this kernel
+    // ties the mmvq path at n = 1 (47 us vs 47 us on 28672 x 8192) and loses at n >= 2 (y-load bound,
+    // 128-register cap), so mmvq (vec_dot_tq2_0_q8_1) stays the default.
+    static const bool enabled = getenv("TQ_GGUF_CUDA_MMV") != nullptr;
+    if (!enabled) {
         return false;
     }
     const int cc = ggml_cuda_info().devices[ctx.device].cc;
