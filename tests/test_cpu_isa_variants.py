@@ -1,5 +1,6 @@
-"""Every ISA variant of our TQ vec_dot, each compiled with its own flags and run against a scalar
-restatement of upstream's arithmetic (tests/cpu_harness/tq_vec_dot_check.c):
+"""Every ISA variant of our TQ vec_dot and repacked GEMM/GEMV, each compiled with its own flags and
+run against a scalar restatement of upstream's arithmetic (tests/cpu_harness/tq_vec_dot_check.c,
+tq_gemm_check.cpp):
 x86 AVX2, AVX2+AVX-VNNI, AVX-512BW, AVX-512 VNNI (those this CPU can run), and AArch64 NEON with
 and without the dot-product extension, cross-compiled (gcc-aarch64-linux-gnu) and run under
 qemu-user. Tools or CPU features that are missing skip with a message."""
@@ -15,6 +16,7 @@ import pytest
 from cpu_kernels_common import REPO_ROOT
 
 HARNESS = REPO_ROOT / "tests" / "cpu_harness" / "tq_vec_dot_check.c"
+GEMM_HARNESS = REPO_ROOT / "tests" / "cpu_harness" / "tq_gemm_check.cpp"
 CPU_DIR = REPO_ROOT / "ggml_patches" / "cpu"
 
 
@@ -88,3 +90,42 @@ def test_neon_variant_under_qemu(tree, tmp_path, vid, flags, variant):
     out = subprocess.run([qemu, str(exe), "300"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.split()[0] == variant, out.stdout
+
+
+X86_GEMM_VARIANT = {"avx2": "x86-avx2", "avx2-vnni": "x86-avx2-vnni", "avx512bw": "x86-avx512bw",
+                    "avx512vnni": "x86-avx512vnni"}
+
+
+@pytest.mark.parametrize("vid,flags,need,variant", X86, ids=[v[0] for v in X86])
+def test_x86_gemm_variant(tree, tmp_path, vid, flags, need, variant):
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("not an x86-64 machine")
+    missing = need - cpu_flags()
+    if missing:
+        pytest.skip(f"this CPU lacks {sorted(missing)}")
+    cxx = shutil.which("g++") or shutil.which("c++")
+    exe = tmp_path / f"gemm-{vid}"
+    subprocess.run([cxx, "-std=c++17", "-O2", *flags, *includes(tree), str(GEMM_HARNESS),
+                    str(CPU_DIR / "tq-repack-layout.cpp"), str(CPU_DIR / "tq-gemm-x86.cpp"), "-o", str(exe)],
+                   check=True)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.split()[0] == X86_GEMM_VARIANT[vid], out.stdout
+
+
+@pytest.mark.parametrize("vid,flags,variant", ARM, ids=[v[0] for v in ARM])
+def test_neon_gemm_variant_under_qemu(tree, tmp_path, vid, flags, variant):
+    cxx = shutil.which("aarch64-linux-gnu-g++")
+    qemu = shutil.which("qemu-aarch64") or shutil.which("qemu-aarch64-static")
+    if cxx is None or qemu is None:
+        pytest.skip("NEON GEMM test needs g++-aarch64-linux-gnu and qemu-user "
+                    "(apt-get install -y g++-aarch64-linux-gnu qemu-user)")
+    exe = tmp_path / f"gemm-{vid}"
+    subprocess.run([cxx, "-std=c++17", "-O2", "-static", *flags, *includes(tree), str(GEMM_HARNESS),
+                    str(CPU_DIR / "tq-repack-layout.cpp"), str(CPU_DIR / "tq-gemm-arm.cpp"), "-o", str(exe)],
+                   check=True)
+    out = subprocess.run([qemu, str(exe)], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    # without the dot-product extension there is no repacked kernel (weights stay on vec_dot)
+    expected = "arm-neon-dotprod" if variant == "arm-neon-dotprod" else "none"
+    assert out.stdout.split()[0] == expected, out.stdout
