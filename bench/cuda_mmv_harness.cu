@@ -1,0 +1,194 @@
+// tq_gguf: standalone harness for cuda/tq-mmv-kernel.cuh (TQ2_0 / TQ1_0 decode mat-vec).
+//
+//   nvcc -arch=sm_90 -O3 -std=c++17 -Icuda bench/cuda_mmv_harness.cu -o /tmp/tq_mmv_harness && /tmp/tq_mmv_harness
+//
+// Random GGUF-layout rows (codes 0..2, fp16 d) and f32 activations; checks the GPU result against
+// a float64 CPU reference built from the block definitions (unquantized activations, so the error
+// is the int8 activation quantization: ~1e-3 of the output RMS; a layout bug gives O(1)) on a subset
+// of rows, then times quantize+mat-vec with CUDA events, rotating weight copies (> 200 MB in all)
+// so that L2 does not serve them, next to a device-to-device copy (bandwidth ceiling).
+#include "tq-mmv-kernel.cuh"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#define CK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { \
+    fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); exit(1); } } while (0)
+
+using namespace tq_mmv;
+
+static float h2f(uint16_t h) { __half_raw r; r.x = h; return __half2float(__half(r)); }
+static uint16_t f2h(float f) { __half h = __float2half(f); return ((__half_raw) h).x; }
+
+// encode one block of 256 trits (-1,0,1) + d into GGUF bytes
+static void encode_tq2(uint8_t * blk, const int8_t * tr, float d) {
+    memset(blk, 0, 66);
+    for (int n = 0; n < 256; ++n) {
+        const int byte = 32*(n/128) + n%32, sh = 2*((n%128)/32);
+        blk[byte] |= (uint8_t) ((tr[n] + 1) << sh);
+    }
+    const uint16_t h = f2h(d); memcpy(blk + 64, &h, 2);
+}
+static void encode_tq1(uint8_t * blk, const int8_t * tr, float d) {
+    // ggml quantize_row_tq1_0_ref
+    for (int m = 0; m < 32; ++m) {
+        unsigned q = 0;
+        for (int n = 0; n < 5; ++n) q = q*3 + (tr[m + 32*n] + 1);
+        blk[m] = (uint8_t) ((q*256 + 242)/243);
+    }
+    for (int m = 0; m < 16; ++m) {
+        unsigned q = 0;
+        for (int n = 0; n < 5; ++n) q = q*3 + (tr[160 + m + 16*n] + 1);
+        blk[32 + m] = (uint8_t) ((q*256 + 242)/243);
+    }
+    for (int j = 0; j < 4; ++j) {
+        unsigned q = 0;
+        for (int m = 0; m < 4; ++m) q = q*3 + (tr[240 + j + 4*m] + 1);
+        q *= 3;
+        blk[48 + j] = (uint8_t) ((q*256 + 242)/243);
+    }
+    const uint16_t h = f2h(d); memcpy(blk + 52, &h, 2);
+}
+// decode per the block definition (ggml dequantize_row_tq*_0), independent of the kernel's mapping
+static void decode_blk(int type, const uint8_t * blk, double * out) {
+    if (type == TQ2) {
+        uint16_t h; memcpy(&h, blk + 64, 2); const double d = h2f(h);
+        for (int n = 0; n < 256; ++n) {
+            const int c = (blk[32*(n/128) + n%32] >> (2*((n%128)/32))) & 3;
+            out[n] = d*(c - 1);
+        }
+    } else {
+        uint16_t h; memcpy(&h, blk + 52, 2); const double d = h2f(h);
+        static const int p3[6] = {1, 3, 9, 27, 81, 243};
+        for (int n = 0; n < 256; ++n) {
+            int b, k;
+            if (n < 160)      { b = blk[n%32];                 k = n/32; }
+            else if (n < 240) { b = blk[32 + (n - 160)%16];    k = (n - 160)/16; }
+            else              { b = blk[48 + (n - 240)%4];     k = (n - 240)/4; }
+            const int c = ((((b*p3[k]) & 0xFF))*3) >> 8;
+            out[n] = d*(c - 1);
+        }
+    }
+}
+
+static void run_mv(int type, const char * x, const float * y, int * yq, float2 * ym, float * dst, int nb, int64_t rb,
+                   int nrows, int ncols, int64_t sy, int64_t sd, cudaStream_t st) {
+    if (type == TQ2) mul_mat_vec<TQ2>(x, y, yq, ym, dst, nb, rb, nrows, ncols, sy, sd, st);
+    else             mul_mat_vec<TQ1>(x, y, yq, ym, dst, nb, rb, nrows, ncols, sy, sd, st);
+}
+
+int main(int argc, char ** argv) {
+    const int reps = argc > 1 ? atoi(argv[1]) : 30;
+    cudaDeviceProp prop; CK(cudaGetDeviceProperties(&prop, 0));
+    printf("device: %s, %d SMs, L2 %d MB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
+    std::mt19937 rng(1234);
+    cudaStream_t st; CK(cudaStreamCreate(&st));
+    cudaEvent_t e0, e1; CK(cudaEventCreate(&e0)); CK(cudaEventCreate(&e1));
+
+    // copy bandwidth ceiling
+    double copy_gbs = 0;
+    {
+        const size_t sz = 512ull << 20;
+        char *a, *b; CK(cudaMalloc(&a, sz)); CK(cudaMalloc(&b, sz));
+        CK(cudaMemsetAsync(a, 1, sz, st));
+        CK(cudaMemcpyAsync(b, a, sz, cudaMemcpyDeviceToDevice, st));
+        CK(cudaEventRecord(e0, st));
+        for (int i = 0; i < 10; ++i) CK(cudaMemcpyAsync(b, a, sz, cudaMemcpyDeviceToDevice, st));
+        CK(cudaEventRecord(e1, st)); CK(cudaEventSynchronize(e1));
+        float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
+        copy_gbs = 2.0*sz*10/(ms*1e-3)/1e9;
+        printf("d2d copy: %.0f GB/s (read+write)\n", copy_gbs);
+        CK(cudaFree(a)); CK(cudaFree(b));
+    }
+
+    struct Shape { int m, k; bool time; };
+    const Shape shapes[] = {
+        {67, 1536, false}, {80, 3072, false}, {48, 1024, false}, {4096, 4096, true}, {14336, 4096, true},
+        {4096, 14336, true}, {28672, 8192, true}, {8192, 28672, true},
+    };
+    const int cols[] = {1, 2, 3, 4, 8};
+    std::vector<std::string> table;
+    int fails = 0;
+
+    for (int type : {TQ2, TQ1}) {
+        const int bs = type == TQ2 ? 66 : 54;
+        for (const Shape & sh : shapes) {
+            const int nb = sh.k/256;
+            const int64_t rb = (int64_t) nb*bs;
+            const size_t wbytes = (size_t) rb*sh.m;
+            // host weights
+            std::vector<uint8_t> hw(wbytes);
+            std::vector<int8_t> tr(256);
+            std::uniform_real_distribution<float> ud(0.005f, 0.05f);
+            for (int64_t b = 0; b < (int64_t) sh.m*nb; ++b) {
+                for (int n = 0; n < 256; ++n) tr[n] = (int8_t) ((int) (rng() % 3) - 1);
+                (type == TQ2 ? encode_tq2 : encode_tq1)(hw.data() + b*bs, tr.data(), ud(rng));
+            }
+            const int ncopy = sh.time ? (int) std::max<size_t>(1, (240ull << 20)/wbytes + 1) : 1;
+            char * dw; CK(cudaMalloc(&dw, wbytes*ncopy));
+            CK(cudaMemcpy(dw, hw.data(), wbytes, cudaMemcpyHostToDevice));
+            for (int c = 1; c < ncopy; ++c) CK(cudaMemcpy(dw + c*wbytes, dw, wbytes, cudaMemcpyDeviceToDevice));
+            // activations: 8 columns
+            std::vector<float> hy((size_t) sh.k*8);
+            std::normal_distribution<float> nd(0.f, 1.f);
+            for (auto & v : hy) v = nd(rng);
+            float * dy; CK(cudaMalloc(&dy, hy.size()*4)); CK(cudaMemcpy(dy, hy.data(), hy.size()*4, cudaMemcpyHostToDevice));
+            int * yq; CK(cudaMalloc(&yq, (size_t) sh.k*8));
+            float2 * ym; CK(cudaMalloc(&ym, (size_t) nb*8*sizeof(float2)));
+            float * dd; CK(cudaMalloc(&dd, (size_t) sh.m*8*4));
+
+            // reference rows
+            std::vector<int> rows;
+            for (int r = 0; r < sh.m; r += (sh.m > 1000 ? 61 : 1)) rows.push_back(r);
+            rows.push_back(sh.m - 1);
+            std::vector<double> ref((size_t) rows.size()*8, 0.0), deq(256);
+            for (size_t ri = 0; ri < rows.size(); ++ri) {
+                for (int b = 0; b < nb; ++b) {
+                    decode_blk(type, hw.data() + (int64_t) rows[ri]*rb + (int64_t) b*bs, deq.data());
+                    for (int c = 0; c < 8; ++c) {
+                        double s = 0; const float * yc = hy.data() + (size_t) c*sh.k + b*256;
+                        for (int n = 0; n < 256; ++n) s += deq[n]*yc[n];
+                        ref[ri*8 + c] += s;
+                    }
+                }
+            }
+            for (int n : cols) {
+                CK(cudaMemset(dd, 0xFF, (size_t) sh.m*8*4));
+                run_mv(type, dw, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st);
+                CK(cudaGetLastError()); CK(cudaStreamSynchronize(st));
+                std::vector<float> out((size_t) sh.m*n);
+                CK(cudaMemcpy(out.data(), dd, out.size()*4, cudaMemcpyDeviceToHost));
+                double se = 0, sr = 0, maxe = 0;
+                for (size_t ri = 0; ri < rows.size(); ++ri) for (int c = 0; c < n; ++c) {
+                    const double e = out[(size_t) c*sh.m + rows[ri]] - ref[ri*8 + c];
+                    se += e*e; sr += ref[ri*8 + c]*ref[ri*8 + c]; maxe = std::max(maxe, std::fabs(e));
+                }
+                const double rel = std::sqrt(se/std::max(sr, 1e-30));
+                const bool ok = rel < 2e-2 && std::isfinite(rel);
+                if (!ok || !sh.time) printf("check %s %dx%d n=%d: rel rms err %.2e %s\n", type == TQ2 ? "TQ2_0" : "TQ1_0", sh.m, sh.k, n, rel, ok ? "ok" : "FAIL");
+                fails += !ok;
+                if (!sh.time || !ok) continue;
+                // timing
+                for (int i = 0; i < 3; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st);
+                CK(cudaEventRecord(e0, st));
+                for (int i = 0; i < reps; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st);
+                CK(cudaEventRecord(e1, st)); CK(cudaEventSynchronize(e1));
+                float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
+                const double us = ms*1e3/reps;
+                char line[256];
+                snprintf(line, sizeof line, "| %s | %5d x %5d | %d | %7.2f | %6.0f | %4.0f%% | %.1e |", type == TQ2 ? "TQ2_0" : "TQ1_0",
+                         sh.m, sh.k, n, us, wbytes/(us*1e-6)/1e9, 100.0*wbytes/(us*1e-6)/1e9/copy_gbs, rel);
+                table.push_back(line);
+            }
+            CK(cudaFree(dw)); CK(cudaFree(dy)); CK(cudaFree(yq)); CK(cudaFree(ym)); CK(cudaFree(dd));
+        }
+    }
+    printf("\n| type | m x k | n | us (quant+mv) | weight GB/s | of copy | rel err |\n|---|---|---|---|---|---|---|\n");
+    for (auto & l : table) printf("%s\n", l.c_str());
+    printf("fails: %d\n", fails);
+    return fails ? 1 : 0;
+}

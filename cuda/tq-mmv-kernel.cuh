@@ -1,0 +1,376 @@
+#pragma once
+// tq_gguf: TQ2_0 / TQ1_0 decode mat-vec (src1 batch 1..8) on int8 tensor cores.
+//
+// Self-contained (CUDA runtime + cuda_fp16 only) so that bench/cuda_mmv_harness.cu can include it;
+// cuda/tq-mmv.cu wires it into ggml-cuda.
+//
+// Why not mmvq's dp4a vec_dot: (1) the 66/54-byte blocks are only 2-byte aligned, so mmvq reads the
+// weights with 16-bit loads; (2) every column re-decodes the weights and re-reads int8 activations
+// (4 activation bytes per 2-bit weight byte per column), so n = 2..8 costs ~n times n = 1.
+//
+// Design:
+//   * A CTA owns 16 rows (one m16 mma tile); its NW warps split K into chunks of 8 blocks
+//     (TQ2_0: 8*66 = 528 bytes = 33*16, TQ1_0: 8*54 = 432 = 27*16). Each warp streams its chunks of
+//     the 16 rows into shared memory with cp.async (16-byte copies when rows are 16-byte aligned, i.e.
+//     blocks per row % 8 == 0: all Llama shapes; else 8 or 4 bytes), STAGES deep, no CTA barrier
+//     until the final cross-warp reduction.
+//   * In shared memory a pair of blocks is word aligned (TQ2_0: 33 words, TQ1_0: 27 words); the odd
+//     block of a pair starts 2 bytes into a word and is realigned with __funnelshift_r.
+//   * Decode: a 32-bit weight word yields int8x4 groups of codes c in {0,1,2} (trit + 1) for 4
+//     CONSECUTIVE weights (TQ2_0: (q >> 2s) & 0x03030303; TQ1_0: base-3 digit SIMD in 16-bit lanes).
+//     The groups are the A fragment of mma.m16n8k32.s8 (rows g, g+8 of the tile); the B fragment is
+//     the activation column g (n <= 8 columns = the mma's N; lanes of absent columns feed zeros).
+//     The K order inside an mma is a free permutation as long as A and B agree: thread t of each quad
+//     always takes the same 16 groups of a block (tq_mmv_elem), and the activation quantizer writes
+//     the int8 activations in exactly that order, so B is 4 x 16-byte loads per block per thread.
+//     Decoding is done once per weight word for all n columns.
+//   * Activations: one scale per 256 values (the weight block), like the CPU's Q8_K:
+//     y ~= d_y * q, S = sum(q). Per block: sum_k trit_k y_k = d_y * (C - S), C = sum_k c_k q_k (int32
+//     from 8 mmas), so the result is sum_b d_x[b] * (d_y[b] * C_b - d_y[b] * S_b); the quantizer stores
+//     (d_y, d_y*S) per (block, column) as float2, 8 columns per block (absent columns zero).
+//
+// Shared memory bank check (32 banks of 4 bytes): TQ2_0 row stride 132 words = 4 mod 32, thread
+// (g, t) reads word t + 4u (+ pair/row offsets): bank 4g + t + const: conflict-free. TQ1_0: stride
+// 108 = 12 mod 32: 12g + t covers 32 distinct banks for g < 8, t < 4.
+
+#include <cstdint>
+#include <cuda_fp16.h>
+
+namespace tq_mmv {
+
+enum : int { TQ2 = 0, TQ1 = 1 };
+
+constexpr int ROWS      = 16; // rows per CTA
+constexpr int CHUNK_BLK = 8;  // blocks per staged chunk
+constexpr int MAX_COLS  = 8;  // mma N
+
+template <int type> struct traits;
+template <> struct traits<TQ2> { static constexpr int bs = 66; };
+template <> struct traits<TQ1> { static constexpr int bs = 54; };
+
+// Element index (within the 256-weight block) of the first of the 4 consecutive weights of group i
+// (0..15) of quad thread t (0..3). Group 2j feeds the k slots (t, 0..3) of mma j, group 2j+1 the
+// slots (t, 16..19). Must match the decode order in tq_mmv_decode_*.
+template <int type>
+static __host__ __device__ __forceinline__ int tq_mmv_elem(const int t, const int i) {
+    if (type == TQ2) {
+        // group i = 4*s + u: word w = t + 4u at shift s
+        const int u = i % 4, s = i / 4, w = t + 4*u;
+        return 128*(w/8) + 32*s + 4*(w%8);
+    } else {
+        // i 0..4: qs word t digit i; 5..9: qs word t+4 digit i-5; 10..14: qs word 8+t digit i-10
+        // (weights 160 + 16k + 4t); 15: qh word digit t (weights 240 + 4t)
+        if (i < 5)  return 32*i + 4*t;
+        if (i < 10) return 32*(i - 5) + 4*(t + 4);
+        if (i < 15) return 160 + 16*(i - 10) + 4*t;
+        return 240 + 4*t;
+    }
+}
+
+// ---- activation quantizer: y (f32, column stride stride_col) -> int8 permuted + (d, d*S) ----
+// grid (nb, MAX_COLS), 32 threads. yq: [col][block][t][16 ints]; ym: [block][MAX_COLS] float2.
+template <int type>
+__global__ void __launch_bounds__(32) tq_mmv_quantize(
+        const float * __restrict__ y, int * __restrict__ yq, float2 * __restrict__ ym,
+        const int nb, const int ncols, const int64_t stride_col) {
+    const int b = blockIdx.x, col = blockIdx.y, lane = threadIdx.x;
+    if (col >= ncols) {
+        if (lane == 0) {
+            ym[(int64_t) b*MAX_COLS + col] = make_float2(0.0f, 0.0f);
+        }
+        return;
+    }
+    const float * yb = y + col*stride_col + (int64_t) b*256;
+    const float4 v0 = *(const float4 *) (yb + 8*lane);
+    const float4 v1 = *(const float4 *) (yb + 8*lane + 4);
+    float amax = fmaxf(fmaxf(fmaxf(fabsf(v0.x), fabsf(v0.y)), fmaxf(fabsf(v0.z), fabsf(v0.w))),
+                       fmaxf(fmaxf(fabsf(v1.x), fabsf(v1.y)), fmaxf(fabsf(v1.z), fabsf(v1.w))));
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        amax = fmaxf(amax, __shfl_xor_sync(0xffffffff, amax, o));
+    }
+    const float d  = amax / 127.0f;
+    const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    int sum = 0;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const int o = 2*lane + h; // output int 0..63
+        const int t = o / 16, i = o % 16;
+        const float * e = yb + tq_mmv_elem<type>(t, i);
+        const int q0 = __float2int_rn(e[0]*id), q1 = __float2int_rn(e[1]*id);
+        const int q2 = __float2int_rn(e[2]*id), q3 = __float2int_rn(e[3]*id);
+        sum += q0 + q1 + q2 + q3;
+        yq[(((int64_t) col*nb + b)*4 + t)*16 + i] =
+            (q0 & 0xFF) | ((q1 & 0xFF) << 8) | ((q2 & 0xFF) << 16) | ((uint32_t) (q3 & 0xFF) << 24);
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        sum += __shfl_xor_sync(0xffffffff, sum, o);
+    }
+    if (lane == 0) {
+        ym[(int64_t) b*MAX_COLS + col] = make_float2(d, d*(float) sum);
+    }
+}
+
+// ---- helpers ----
+template <int cpy>
+static __device__ __forceinline__ void cp_async(void * dst_smem, const void * src) {
+    const unsigned int d = (unsigned int) __cvta_generic_to_shared(dst_smem);
+    if (cpy == 16) {
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" :: "r"(d), "l"(src));
+    } else {
+        asm volatile("cp.async.ca.shared.global [%0], [%1], %2;\n" :: "r"(d), "l"(src), "n"(cpy));
+    }
+}
+
+static __device__ __forceinline__ void cp_async_commit() {
+    asm volatile("cp.async.commit_group;\n" ::);
+}
+
+template <int n>
+static __device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" :: "n"(n));
+}
+
+// D = A*B + D, m16n8k32, int8 inputs, int32 accumulators (row.col).
+static __device__ __forceinline__ void mma_s8(int (&c)[4], const int a0, const int a1, const int a2, const int a3,
+                                              const int b0, const int b1) {
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+static __device__ __forceinline__ float h2f_lo(const uint32_t w) {
+    return __half2float(__ushort_as_half((unsigned short) (w & 0xFFFF)));
+}
+
+// TQ2_0 block of one row: 16 groups of thread t. q(j) returns qs word j of the block.
+template <typename Q>
+static __device__ __forceinline__ void tq_mmv_decode_tq2(int (&a)[16], const Q & q, const int t) {
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+        const uint32_t w = q(t + 4*u);
+#pragma unroll
+        for (int s = 0; s < 4; ++s) {
+            a[4*s + u] = (int) ((w >> (2*s)) & 0x03030303u);
+        }
+    }
+}
+
+// TQ1_0: digits of 4 bytes at once, bytes split into two 16-bit-lane words so that x*3 (<= 765)
+// never carries into a neighbour. State x = (b * 3^k) mod 256 per lane; digit = (x*3) >> 8.
+static __device__ __forceinline__ int tq1_digit4(uint32_t & e, uint32_t & o) {
+    const uint32_t te = e*3, to = o*3;
+    e = te & 0x00FF00FFu;
+    o = to & 0x00FF00FFu;
+    return (int) (((te >> 8) & 0x00030003u) | (to & 0x03000300u));
+}
+
+template <typename Q>
+static __device__ __forceinline__ void tq_mmv_decode_tq1(int (&a)[16], const Q & q, const int t) {
+#pragma unroll
+    for (int v = 0; v < 3; ++v) {
+        const uint32_t w = q(v == 0 ? t : v == 1 ? t + 4 : 8 + t);
+        uint32_t e = w & 0x00FF00FFu, o = (w >> 8) & 0x00FF00FFu;
+#pragma unroll
+        for (int k = 0; k < 5; ++k) {
+            a[5*v + k] = tq1_digit4(e, o);
+        }
+    }
+    {
+        const uint32_t w  = q(12);
+        const uint32_t p3 = t == 0 ? 1 : t == 1 ? 3 : t == 2 ? 9 : 27;
+        uint32_t e = ((w & 0x00FF00FFu)*p3) & 0x00FF00FFu, o = (((w >> 8) & 0x00FF00FFu)*p3) & 0x00FF00FFu;
+        a[15] = tq1_digit4(e, o);
+    }
+}
+
+// One weight block (both row halves of the tile) times the activation block: accumulates acc.
+template <int type>
+static __device__ __forceinline__ void tq_mmv_block(
+        float (&acc)[4], const uint32_t * __restrict__ r0, const uint32_t * __restrict__ r1, const bool odd,
+        const int t, const int4 (&yv)[4], const float4 m) {
+    constexpr int DW = type == TQ2 ? 16 : 13; // word (of the pair) holding d of the even block (low half)
+    int a0[16], a1[16];
+    float dx0, dx1;
+    if (!odd) {
+        auto q0 = [&](int j) { return r0[j]; };
+        auto q1 = [&](int j) { return r1[j]; };
+        if (type == TQ2) { tq_mmv_decode_tq2(a0, q0, t); tq_mmv_decode_tq2(a1, q1, t); }
+        else             { tq_mmv_decode_tq1(a0, q0, t); tq_mmv_decode_tq1(a1, q1, t); }
+        dx0 = h2f_lo(r0[DW]);
+        dx1 = h2f_lo(r1[DW]);
+    } else {
+        auto q0 = [&](int j) { return __funnelshift_r(r0[DW + j], r0[DW + j + 1], 16); };
+        auto q1 = [&](int j) { return __funnelshift_r(r1[DW + j], r1[DW + j + 1], 16); };
+        if (type == TQ2) { tq_mmv_decode_tq2(a0, q0, t); tq_mmv_decode_tq2(a1, q1, t); }
+        else             { tq_mmv_decode_tq1(a0, q0, t); tq_mmv_decode_tq1(a1, q1, t); }
+        dx0 = h2f_lo(r0[2*DW] >> 16); // word 2*DW holds d of the odd block (high half)
+        dx1 = h2f_lo(r1[2*DW] >> 16);
+    }
+    const int * y = (const int *) yv;
+    int c[4] = {0, 0, 0, 0};
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        mma_s8(c, a0[2*j], a1[2*j], a0[2*j + 1], a1[2*j + 1], y[2*j], y[2*j + 1]);
+    }
+    acc[0] += dx0*(m.x*(float) c[0] - m.y);
+    acc[1] += dx0*(m.z*(float) c[1] - m.w);
+    acc[2] += dx1*(m.x*(float) c[2] - m.y);
+    acc[3] += dx1*(m.z*(float) c[3] - m.w);
+}
+
+// x: rows of nb blocks, row stride row_bytes; yq/ym from tq_mmv_quantize; dst[col*stride_dst + row].
+template <int type, int cpy, int NW, int STAGES>
+__global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
+        const char * __restrict__ x, const int * __restrict__ yq, const float2 * __restrict__ ym,
+        float * __restrict__ dst, const int nb, const int64_t row_bytes, const int nrows, const int ncols,
+        const int64_t stride_dst) {
+    constexpr int BS = traits<type>::bs;
+    constexpr int PW = BS/2;              // words per block pair (33 / 27)
+    constexpr int CW = CHUNK_BLK*BS/4;    // words per row per chunk (132 / 108)
+    extern __shared__ uint32_t tq_mmv_smem[];
+
+    const int lane = threadIdx.x, warp = threadIdx.y;
+    const int g = lane / 4, t = lane % 4;
+    const int row0 = blockIdx.x*ROWS;
+    uint32_t * wbuf = tq_mmv_smem + warp*STAGES*ROWS*CW;
+    const int nchunks = (nb + CHUNK_BLK - 1) / CHUNK_BLK;
+
+    auto issue = [&](const int c, const int stage) {
+        if (c < nchunks) {
+            const int kb0   = c*CHUNK_BLK;
+            const int bytes = min(CHUNK_BLK, nb - kb0)*BS;
+            char * sb = (char *) (wbuf + stage*ROWS*CW);
+#pragma unroll 4
+            for (int r = 0; r < ROWS; ++r) {
+                const char * src = x + (int64_t) min(row0 + r, nrows - 1)*row_bytes + (int64_t) kb0*BS;
+                for (int o = cpy*lane; o < bytes; o += cpy*32) {
+                    cp_async<cpy>(sb + r*CW*4 + o, src + o);
+                }
+            }
+        }
+        cp_async_commit(); // always, so that wait_group counts stay uniform
+    };
+
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s) {
+        issue(warp + NW*s, s);
+    }
+
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    const bool has_col = g < ncols;
+    const int4 * yrow = (const int4 *) yq + ((int64_t) g*nb*4 + t)*4; // + kb*16 int4
+
+    int i = 0;
+    for (int c = warp; c < nchunks; c += NW, ++i) {
+        issue(c + NW*(STAGES - 1), (i + STAGES - 1) % STAGES);
+        cp_async_wait<STAGES - 1>();
+        __syncwarp();
+
+        const uint32_t * sb = wbuf + (i % STAGES)*ROWS*CW;
+        const uint32_t * r0 = sb + g*CW;
+        const uint32_t * r1 = sb + (g + 8)*CW;
+        const int kb0  = c*CHUNK_BLK;
+        const int nblk = min(CHUNK_BLK, nb - kb0);
+#pragma unroll
+        for (int b = 0; b < CHUNK_BLK; ++b) {
+            if (b < nblk) {
+                const int kb = kb0 + b;
+                int4 yv[4];
+                if (has_col) {
+#pragma unroll
+                    for (int k = 0; k < 4; ++k) {
+                        yv[k] = yrow[(int64_t) kb*16 + k];
+                    }
+                } else {
+#pragma unroll
+                    for (int k = 0; k < 4; ++k) {
+                        yv[k] = make_int4(0, 0, 0, 0);
+                    }
+                }
+                const float4 m = *((const float4 *) (ym + (int64_t) kb*MAX_COLS) + t);
+                tq_mmv_block<type>(acc, r0 + (b/2)*PW, r1 + (b/2)*PW, b % 2, t, yv, m);
+            }
+        }
+        __syncwarp(); // this stage is refilled by the next iteration's issue
+    }
+    cp_async_wait<0>();
+
+    // cross-warp reduction: red[warp][row][col]
+    float * red = (float *) (tq_mmv_smem + NW*STAGES*ROWS*CW);
+    red[(warp*ROWS + g    )*MAX_COLS + 2*t    ] = acc[0];
+    red[(warp*ROWS + g    )*MAX_COLS + 2*t + 1] = acc[1];
+    red[(warp*ROWS + g + 8)*MAX_COLS + 2*t    ] = acc[2];
+    red[(warp*ROWS + g + 8)*MAX_COLS + 2*t + 1] = acc[3];
+    __syncthreads();
+    for (int idx = warp*32 + lane; idx < ROWS*MAX_COLS; idx += NW*32) {
+        const int r = idx / MAX_COLS, col = idx % MAX_COLS;
+        float v = 0.0f;
+#pragma unroll
+        for (int w = 0; w < NW; ++w) {
+            v += red[(w*ROWS + r)*MAX_COLS + col];
+        }
+        if (col < ncols && row0 + r < nrows) {
+            dst[col*stride_dst + row0 + r] = v;
+        }
+    }
+}
+
+template <int type, int NW, int STAGES>
+constexpr int smem_bytes() {
+    return (NW*STAGES*ROWS*CHUNK_BLK*traits<type>::bs + NW*ROWS*MAX_COLS*4);
+}
+
+// Whether the kernel handles this shape/alignment: even number of blocks per row (block pairs are
+// word aligned), 4-byte aligned rows.
+static inline bool supported(const int nb, const int64_t row_bytes, const uintptr_t x) {
+    return nb >= 2 && nb % 2 == 0 && row_bytes % 4 == 0 && x % 4 == 0;
+}
+
+template <int type, int cpy, int NW, int STAGES>
+static void launch_k(const char * x, const int * yq, const float2 * ym, float * dst, int nb, int64_t row_bytes,
+                     int nrows, int ncols, int64_t stride_dst, cudaStream_t stream) {
+    constexpr int smem = smem_bytes<type, NW, STAGES>();
+    static bool attr_set = false; // per instantiation; single device assumed per process here
+    if (!attr_set) {
+        cudaFuncSetAttribute(tq_mmv_kernel<type, cpy, NW, STAGES>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+        attr_set = true;
+    }
+    const dim3 grid((nrows + ROWS - 1) / ROWS, 1, 1);
+    const dim3 block(32, NW, 1);
+    tq_mmv_kernel<type, cpy, NW, STAGES><<<grid, block, smem, stream>>>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst);
+}
+
+template <int type, int NW, int STAGES>
+static void launch_nw(const char * x, const int * yq, const float2 * ym, float * dst, int nb, int64_t row_bytes,
+                      int nrows, int ncols, int64_t stride_dst, cudaStream_t stream) {
+    constexpr int BS = traits<type>::bs;
+    const int tail = (nb % CHUNK_BLK)*BS; // bytes of a partial last chunk (0 if none)
+    const uintptr_t xa = (uintptr_t) x;
+    if (xa % 16 == 0 && row_bytes % 16 == 0 && tail % 16 == 0) {
+        launch_k<type, 16, NW, STAGES>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+    } else if (xa % 8 == 0 && row_bytes % 8 == 0 && tail % 8 == 0) {
+        launch_k<type,  8, NW, STAGES>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+    } else {
+        launch_k<type,  4, NW, STAGES>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+    }
+}
+
+// Quantize y (ncols <= 8 columns of nb*256 floats, column stride stride_col_y) into yq (ncols*nb*256
+// bytes) and ym (nb*8 float2), then the mat-vec. Caller checks supported().
+template <int type>
+static void mul_mat_vec(const char * x, const float * y, int * yq, float2 * ym, float * dst, int nb, int64_t row_bytes,
+                        int nrows, int ncols, int64_t stride_col_y, int64_t stride_dst, cudaStream_t stream) {
+    tq_mmv_quantize<type><<<dim3(nb, MAX_COLS, 1), 32, 0, stream>>>(y, yq, ym, nb, ncols, stride_col_y);
+    const int nchunks = (nb + CHUNK_BLK - 1) / CHUNK_BLK;
+    if (nchunks >= 4) {
+        launch_nw<type, 4, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+    } else if (nchunks >= 2) {
+        launch_nw<type, 2, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+    } else {
+        launch_nw<type, 1, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+    }
+}
+
+} // namespace tq_mmv
