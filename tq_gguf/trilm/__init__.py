@@ -8,4 +8,6 @@ Modules:
   export     -- Hugging Face checkpoint with every block linear stored as trit * scale in fp16
   evaluate   -- windowed perplexity shared by transformers and llama.cpp evaluations
   train      -- the training loop and CLI: `python -m tq_gguf.trilm.train --out DIR`
+  compare    -- the same token ids through llama_cpp.Llama and transformers (perplexity,
+                greedy decoding, timings); SHIPPED_CHECKPOINT points at tq_gguf/models/tiny-trilm
 """
