@@ -69,6 +69,9 @@ def build_label(features: dict[str, bool]) -> str:
 
 
 def _git_commit() -> str:
+    """HEAD of this checkout; TQ_GGUF_BENCH_COMMIT where the tree was copied without .git."""
+    if os.environ.get("TQ_GGUF_BENCH_COMMIT"):
+        return os.environ["TQ_GGUF_BENCH_COMMIT"]
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
                               check=True).stdout.strip()
@@ -96,6 +99,7 @@ def machine_record() -> dict:
         "lib_dir": str(g.lib_dir),
         "tq_gguf": g.tq_kernels_info(),
         "emulated": emulated,
+        "note": os.environ.get("TQ_GGUF_BENCH_NOTE", ""),
         "short_mode": SHORT,
         # other work on the machine skews timings: the 1/5/15-minute load when this was recorded
         "load_average": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,

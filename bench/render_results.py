@@ -3,7 +3,8 @@ table and one PNG plot, beside them:
 
     python bench/render_results.py [--results bench/results] [--out-stem cpu-bench-results]
 
-Speeds use each benchmark's median time. Units: row_block in ns per 256-weight block (one
+Speeds use each benchmark's median time; the plot shows G weight-MAC/s (weights x columns
+per second) for kernels and tokens/s end to end. Units: row_block in ns per 256-weight block (one
 thread), matvec in microseconds per matrix, matmul512 in milliseconds per 512-column product,
 e2e in tokens/s. "x up" is ours / upstream speed for the same type, machine and run (TQ only).
 Runs marked emulated (qemu) are listed apart and never enter a comparison or the plot.
@@ -18,6 +19,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TYPE_ORDER = ["TQ1_0", "TQ2_0", "Q2_0", "Q4_0", "Q8_0", "F16"]
 KERNEL_ORDER = ["ours", "upstream", "ggml"]
 OP_ORDER = ["row_block", "matvec", "matmul512", "e2e_prompt", "e2e_generate"]
+MODEL_ORDER = ["tiny", "trilm-1.1b", "trilm-3.9b", "llama-8b", "tiny-trilm", "synth-tiny", "synth-1b"]
 
 
 def load_runs(folder: Path) -> list[dict]:
@@ -37,13 +39,14 @@ def load_runs(folder: Path) -> list[dict]:
 def _result(b: dict) -> dict:
     info, median = b["extra_info"], b["stats"]["median"]
     op = info["op"]
+    # speed: billions of weight x activation products per second (kernels), tokens/s (e2e)
+    speed = info.get("weights_per_call", 0) / median / 1e9
     if op == "row_block":
         value, unit = median / (info["weights_per_call"] / 256) * 1e9, "ns/block"
-        speed = 1 / value
     elif op == "matvec":
-        value, unit, speed = median * 1e6, "us", 1 / median
+        value, unit = median * 1e6, "us"
     elif op == "matmul512":
-        value, unit, speed = median * 1e3, "ms", 1 / median
+        value, unit = median * 1e3, "ms"
     else:
         value = info["tokens_per_call"] / median
         unit, speed = "tok/s", value
@@ -55,7 +58,9 @@ def _result(b: dict) -> dict:
 
 
 def _key(r: dict):
-    return (OP_ORDER.index(r["op"]) if r["op"] in OP_ORDER else 99, r["where"],
+    model = r["where"].split(" ")[0]
+    return (OP_ORDER.index(r["op"]) if r["op"] in OP_ORDER else 99,
+            MODEL_ORDER.index(model) if model in MODEL_ORDER else 99, r["where"],
             TYPE_ORDER.index(r["type"]) if r["type"] in TYPE_ORDER else 99,
             KERNEL_ORDER.index(r["kernels"]) if r["kernels"] in KERNEL_ORDER else 99)
 
@@ -90,7 +95,7 @@ def markdown(runs: list[dict]) -> str:
         isa = ", ".join(k for k, v in run["isa_compiled"].items() if v)
         variant = run["tq_gguf"].get("tq_gguf_cpu_vec_dot_variant", "stock")
         lines.append(f"| {run['label']} | {run['cpu_model']} | {run['cores']} ({run['threads_used']}) | {isa} | "
-                     f"{variant} | {run['date'][:10]} | {run['git_commit'][:10]} | {run['file']} |")
+                     f"{variant} | {run['date'][:10]} | {run['git_commit'].split()[0][:10]} | {run['file']} |")
     lines.append("")
     for title, group in (("Results", real), ("Emulated runs (correctness only: timings are not comparable)", emulated)):
         if not group:
@@ -127,7 +132,8 @@ def plot(runs: list[dict], out: Path) -> None:
         wheres = sorted({x["where"] for run in real for x in run["results"] if x["op"] == op})
         # the largest shape / model of each op: most like real use
         if wheres:
-            panels.append((op, wheres[-1] if op.startswith("e2e") else max(wheres, key=lambda w: (("llama-8b" in w), w))))
+            panels.append((op, max(wheres, key=lambda w: (MODEL_ORDER.index(w.split(" ")[0])
+                                                           if w.split(" ")[0] in MODEL_ORDER else -1, w))))
     if not panels:
         return
     fig, axes = plt.subplots(len(panels) + 1, 1, figsize=(10, 3.2 * (len(panels) + 1)))
@@ -142,7 +148,7 @@ def plot(runs: list[dict], out: Path) -> None:
                 r = next((x for x in run["results"] if (x["op"], x["where"], x["type"], x["kernels"]) == (op, where, t, k)), None)
                 speeds.append(r["speed"] if r else 0)
             ax.bar(np.arange(len(cases)) + i * width, speeds, width, label=run["label"])
-        unit = "tokens/s" if op.startswith("e2e") else "1 / time (higher is faster)"
+        unit = "tokens/s" if op.startswith("e2e") else "G weight-MAC/s"
         ax.set_title(f"{op}: {where}")
         ax.set_ylabel(unit)
         ax.set_xticks(np.arange(len(cases)) + width * (len(real) - 1) / 2, labels, fontsize=7)
