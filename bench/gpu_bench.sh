@@ -7,6 +7,8 @@
 #   build         CUDA Release build of the patched tree (tools only) into build/gpu
 #   test          test-backend-ops (CUDA vs CPU) for every TQ1_0/TQ2_0 MUL_MAT, MUL_MAT_ID, GET_ROWS case
 #   sanitize      the TQ2_0/TQ1_0 cases (subset) under compute-sanitizer memcheck and racecheck
+#   harness       bench/cuda_mmv_harness.cu (TQ mat-vec kernel alone: check + timing)
+#   kernels-mmvq  TQ kernel perf cases with TQ_GGUF_CUDA_MMV=0 (mmvq path)
 #   kernels       test-backend-ops perf -o MUL_MAT for F16, Q4_0, Q2_0, TQ2_0, TQ1_0 (4096x14336, 70B shapes)
 #   models:CLS    synthetic F16 GGUF of class CLS (3b, 8b, 13b) + llama-quantize to Q4_0 Q2_0 TQ2_0 TQ1_0
 #   bench:CLS     llama-bench pp512/tg128 fa 0,1 and llama-batched-bench (1..64) for those models
@@ -57,6 +59,16 @@ for stage in "$@"; do
       done
     done
     cat "$OUT"/sanitize-*.log > "$OUT/sanitize.log"; rm -f "$OUT"/sanitize-*.log ;;
+  harness)
+    # standalone TQ mat-vec kernel harness (cuda/tq-mmv-kernel.cuh): correctness vs float64 + timing
+    nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda bench/cuda_mmv_harness.cu -o /tmp/tq_mmv_harness > "$OUT/harness.log" 2>&1 &&
+      /tmp/tq_mmv_harness >> "$OUT/harness.log" 2>&1
+    say "harness rc=$?"; grep -E "^\||fails|FAIL|device|copy" "$OUT/harness.log" | tee -a "$SUMMARY" ;;
+  kernels-mmvq)
+    # the same TQ perf cases through mmvq (A/B for the tq-mmv kernel)
+    TQ_GGUF_CUDA_MMV=0 "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT -p 'type_a=(tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=(1|2|4|8),k=(28672|8192),' \
+        > "$OUT/kernels-mmvq.log" 2>&1
+    say "kernels-mmvq rc=$?"; grep -E "MUL_MAT" "$OUT/kernels-mmvq.log" | sed -E 's/ +/ /g' | cut -c1-200 | tee -a "$SUMMARY" ;;
   kernels)
     "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT -p 'type_a=(f16|q4_0|q2_0|tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=(1|2|4|8|512),k=(28672|8192),' \
         > "$OUT/kernels.log" 2>&1

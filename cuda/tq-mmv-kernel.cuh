@@ -332,10 +332,14 @@ template <int type, int cpy, int NW, int STAGES>
 static void launch_k(const char * x, const int * yq, const float2 * ym, float * dst, int nb, int64_t row_bytes,
                      int nrows, int ncols, int64_t stride_dst, cudaStream_t stream) {
     constexpr int smem = smem_bytes<type, NW, STAGES>();
-    static bool attr_set = false; // per instantiation; single device assumed per process here
-    if (!attr_set) {
+    static bool attr_set[64] = {false}; // per instantiation and device (> 48 KB dynamic shared memory)
+    int dev = 0;
+    cudaGetDevice(&dev);
+    if (dev < 0 || dev >= 64 || !attr_set[dev]) {
         cudaFuncSetAttribute(tq_mmv_kernel<type, cpy, NW, STAGES>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-        attr_set = true;
+        if (dev >= 0 && dev < 64) {
+            attr_set[dev] = true;
+        }
     }
     const dim3 grid((nrows + ROWS - 1) / ROWS, 1, 1);
     const dim3 block(32, NW, 1);

@@ -149,7 +149,10 @@ after(gc, "                    case GGML_TYPE_Q1_0:\n                    case GG
 # ggml-cuda.cu: the dedicated TQ2_0 decode mat-vec goes first for batch <= 8 (cuda/tq-mmv.cu)
 after(gc, '#include "ggml-cuda/mmvq.cuh"\n', '#include "tq-mmv.cuh" // tq_gguf\n')
 before(gc, "    if (ggml_cuda_should_use_mmvq(src0->type, cc, ne11)) {\n        ggml_cuda_mul_mat_vec_q(ctx, src0, src1, nullptr, dst);\n",
-       "    if (ggml_cuda_tq_mul_mat_vec(ctx, src0, src1, dst)) { // tq_gguf: TQ2_0 decode mat-vec\n        return;\n    }\n")
+       "    if (ggml_cuda_tq_mul_mat_vec(ctx, src0, src1, dst)) { // tq_gguf: TQ decode mat-vec (int8 mma)\n        return;\n    }\n")
+# ...and the fused gate/up + GLU mat-vec (mmvq only) is declined where it applies, so MUL_MAT reaches it
+after(gc, "                             dst->type == GGML_TYPE_F32 && src1->ne[1] <= MMVQ_MAX_BATCH_SIZE;\n",
+      "    if (tensor->op == GGML_OP_MUL_MAT && ggml_cuda_tq_mmv_applies(src0, src1, dst)) { // tq_gguf\n        return false;\n    }\n")
 
 # extra hooks registered by later steps
 extra = pathlib.Path(__file__).with_name("cuda_patch_extra.py")
