@@ -10,6 +10,10 @@
 
 namespace {
 
+#ifndef TQ_PREFETCH
+#    define TQ_PREFETCH 1024  // bytes ahead of the weight being read (one 16-row block)
+#endif
+
 // ------------------------------------------------------------------------------ GEMM kernels
 //
 // tq_gemm_tile<NC>: one group of 16 rows (nb blocks at w) against NC Q8_K activation rows
@@ -60,6 +64,9 @@ static void tq_gemm_tile(int64_t nb, const block_tqx16 * w, const char * y, size
         for (int c = 0; c < NC; ++c) for (int a = 0; a < NA; ++a) acc[c][a] = _mm512_setzero_si512();
         const uint8_t * q = w[i].qs;
         for (int p = 0; p < 16; ++p) {
+            // weights stream from memory once per tile: prefetch a few blocks ahead (the GEMV is
+            // otherwise bound by memory latency on one thread)
+            _mm_prefetch((const char *) (q + 64*p) + TQ_PREFETCH, _MM_HINT_T0);
             const __m512i P = _mm512_loadu_si512((const void *) (q + 64*p));
             for (int s = 0; s < 4; ++s) {
                 const __m512i V = INPLACE ? _mm512_and_si512(P, _mm512_set1_epi8((char) (3 << (2*s))))
@@ -112,6 +119,7 @@ static void tq_gemm_tile(int64_t nb, const block_tqx16 * w, const char * y, size
         for (int c = 0; c < 2*NC; ++c) acc[c] = _mm256_setzero_si256();
         const uint8_t * q = w[i].qs;
         for (int p = 0; p < 16; ++p) {
+            _mm_prefetch((const char *) (q + 64*p) + TQ_PREFETCH, _MM_HINT_T0);
             const __m256i P0 = _mm256_loadu_si256((const __m256i *) (q + 64*p));
             const __m256i P1 = _mm256_loadu_si256((const __m256i *) (q + 64*p + 32));
             for (int s = 0; s < 4; ++s) {

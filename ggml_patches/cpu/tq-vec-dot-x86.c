@@ -26,6 +26,9 @@ static inline float tq_fp16_to_fp32(ggml_half h) {
 }
 
 // 3*m mod 256, bytewise
+// rows are contiguous, so prefetching past the end of one row reads the next row's start
+#define TQ_PREFETCH_VD 512
+
 #define TQ_MUL3_512(m) _mm512_add_epi8((m), _mm512_add_epi8((m), (m)))
 #define TQ_MUL3_256(m) _mm256_add_epi8((m), _mm256_add_epi8((m), (m)))
 #define TQ_MUL3_128(m) _mm_add_epi8((m), _mm_add_epi8((m), (m)))
@@ -81,6 +84,7 @@ void tq_vec_dot_tq2_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t 
 
     __m512 accf = _mm512_setzero_ps();
     for (int i = 0; i < nb; ++i) {
+        _mm_prefetch((const char *) (x + i) + TQ_PREFETCH_VD, _MM_HINT_T0);
         const __m512i z0 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *) (x[i].qs +  0)));
         const __m512i z1 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *) (x[i].qs + 32)));
         __m512i accA = _mm512_setzero_si512();
@@ -107,6 +111,7 @@ void tq_vec_dot_tq2_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t 
 
     __m512 accf = _mm512_setzero_ps();
     for (int i = 0; i < nb; ++i) {
+        _mm_prefetch((const char *) (x + i) + TQ_PREFETCH_VD, _MM_HINT_T0);
         const __m512i q  = _mm512_loadu_si512((const void *) x[i].qs);
         const __m512i y0 = _mm512_loadu_si512((const void *) (y[i].qs +   0));
         const __m512i y1 = _mm512_loadu_si512((const void *) (y[i].qs +  64));
@@ -136,6 +141,7 @@ void tq_vec_dot_tq1_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t 
 
     __m512 accf = _mm512_setzero_ps();
     for (int i = 0; i < nb; ++i) {
+        _mm_prefetch((const char *) (x + i) + TQ_PREFETCH_VD, _MM_HINT_T0);
         // a = qs[0:32] (elements 32*l + m), b = qs[32:48] (elements 160 + 16*l + m)
         const __m256i a0 = _mm256_loadu_si256((const __m256i *) x[i].qs);
         const __m128i b0 = _mm_loadu_si128((const __m128i *) (x[i].qs + 32));
@@ -220,6 +226,7 @@ void tq_vec_dot_tq2_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t 
 
     __m256 accf = _mm256_setzero_ps();
     for (int i = 0; i < nb; ++i) {
+        _mm_prefetch((const char *) (x + i) + TQ_PREFETCH_VD, _MM_HINT_T0);
         const __m256i q0 = _mm256_loadu_si256((const __m256i *) (x[i].qs +  0));
         const __m256i q1 = _mm256_loadu_si256((const __m256i *) (x[i].qs + 32));
         __m256i acc = _mm256_setzero_si256();
@@ -246,6 +253,7 @@ void tq_vec_dot_tq1_0_q8_K(int n, float * s, size_t bs, const void * vx, size_t 
 
     __m256 accf = _mm256_setzero_ps();
     for (int i = 0; i < nb; ++i) {
+        _mm_prefetch((const char *) (x + i) + TQ_PREFETCH_VD, _MM_HINT_T0);
         uint32_t qh32;
         memcpy(&qh32, x[i].qh, 4);
         const __m128i h1  = _mm_set1_epi32((int) qh32);
