@@ -7,6 +7,7 @@
 // is the int8 activation quantization: ~1e-3 of the output RMS; a layout bug gives O(1)) on a subset
 // of rows, then times quantize+mat-vec with CUDA events, rotating weight copies (> 200 MB in all)
 // so that L2 does not serve them, next to a device-to-device copy (bandwidth ceiling).
+#define TQ_MMV_VARIANTS
 #include "tq-mmv-kernel.cuh"
 
 #include <cmath>
@@ -76,9 +77,9 @@ static void decode_blk(int type, const uint8_t * blk, double * out) {
 }
 
 static void run_mv(int type, const char * x, const float * y, int * yq, float2 * ym, float * dst, int nb, int64_t rb,
-                   int nrows, int ncols, int64_t sy, int64_t sd, cudaStream_t st) {
-    if (type == TQ2) mul_mat_vec<TQ2>(x, y, yq, ym, dst, nb, rb, nrows, ncols, sy, sd, st);
-    else             mul_mat_vec<TQ1>(x, y, yq, ym, dst, nb, rb, nrows, ncols, sy, sd, st);
+                   int nrows, int ncols, int64_t sy, int64_t sd, cudaStream_t st, int variant = 0) {
+    if (type == TQ2) mul_mat_vec<TQ2>(x, y, yq, ym, dst, nb, rb, nrows, ncols, sy, sd, st, variant);
+    else             mul_mat_vec<TQ1>(x, y, yq, ym, dst, nb, rb, nrows, ncols, sy, sd, st, variant);
 }
 
 int main(int argc, char ** argv) {
@@ -172,22 +173,36 @@ int main(int argc, char ** argv) {
                 if (!ok || !sh.time) printf("check %s %dx%d n=%d: rel rms err %.2e %s\n", type == TQ2 ? "TQ2_0" : "TQ1_0", sh.m, sh.k, n, rel, ok ? "ok" : "FAIL");
                 fails += !ok;
                 if (!sh.time || !ok) continue;
-                // timing
-                for (int i = 0; i < 3; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st);
-                CK(cudaEventRecord(e0, st));
-                for (int i = 0; i < reps; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st);
-                CK(cudaEventRecord(e1, st)); CK(cudaEventSynchronize(e1));
-                float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
-                const double us = ms*1e3/reps;
-                char line[256];
-                snprintf(line, sizeof line, "| %s | %5d x %5d | %d | %7.2f | %6.0f | %4.0f%% | %.1e |", type == TQ2 ? "TQ2_0" : "TQ1_0",
-                         sh.m, sh.k, n, us, wbytes/(us*1e-6)/1e9, 100.0*wbytes/(us*1e-6)/1e9/copy_gbs, rel);
-                table.push_back(line);
+                // timing: variant 0 = quantize + default kernel; -v = kernel only (no quantize) of variant v
+                const int variants[] = {0, -4, 1, 2, 3, 4};
+                std::string line = "";
+                char buf[256];
+                snprintf(buf, sizeof buf, "| %s | %5d x %5d | %d |", type == TQ2 ? "TQ2_0" : "TQ1_0", sh.m, sh.k, n);
+                line += buf;
+                for (int v : variants) {
+                    const int vv = v == -4 ? 0 : v;      // -4 slot: default kernel without quantize
+                    const int call = v == -4 ? -1000 : vv; // negative: skip quantize (variant |call| unknown -> default)
+                    for (int i = 0; i < 3; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, call);
+                    CK(cudaEventRecord(e0, st));
+                    for (int i = 0; i < reps; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, call);
+                    CK(cudaEventRecord(e1, st)); CK(cudaEventSynchronize(e1));
+                    CK(cudaGetLastError());
+                    float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
+                    const double us = ms*1e3/reps;
+                    if (v == 0) {
+                        snprintf(buf, sizeof buf, " %7.2f | %6.0f | %4.0f%% |", us, wbytes/(us*1e-6)/1e9, 100.0*wbytes/(us*1e-6)/1e9/copy_gbs);
+                    } else {
+                        snprintf(buf, sizeof buf, " %7.2f |", us);
+                    }
+                    line += buf;
+                }
+                snprintf(buf, sizeof buf, " %.1e |", rel);
+                table.push_back(line + buf);
             }
             CK(cudaFree(dw)); CK(cudaFree(dy)); CK(cudaFree(yq)); CK(cudaFree(ym)); CK(cudaFree(dd));
         }
     }
-    printf("\n| type | m x k | n | us (quant+mv) | weight GB/s | of copy | rel err |\n|---|---|---|---|---|---|---|\n");
+    printf("\n| type | m x k | n | us (quant+mv) | weight GB/s | of copy | mv only | NW4S3 | NW8S1 | NW8S2 | NW4S1 | rel err |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (auto & l : table) printf("%s\n", l.c_str());
     printf("fails: %d\n", fails);
     return fails ? 1 : 0;

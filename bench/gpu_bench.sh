@@ -70,7 +70,7 @@ for stage in "$@"; do
         > "$OUT/kernels-mmvq.log" 2>&1
     say "kernels-mmvq rc=$?"; grep -E "MUL_MAT" "$OUT/kernels-mmvq.log" | sed -E 's/ +/ /g' | cut -c1-200 | tee -a "$SUMMARY" ;;
   kernels)
-    "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT -p 'type_a=(f16|q4_0|q2_0|tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=(1|2|4|8|512),k=(28672|8192),' \
+    "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT -p 'type_a=(f16|q4_0|q2_0|tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=('"${KN:-1|2|4|8|512}"'),k=(28672|8192),' \
         > "$OUT/kernels.log" 2>&1
     say "kernels rc=$?"; grep -E "MUL_MAT" "$OUT/kernels.log" | sed -E 's/ +/ /g' | cut -c1-200 | tee -a "$SUMMARY" ;;
   models:*)
@@ -83,12 +83,12 @@ for stage in "$@"; do
   bench:*)
     c=${stage#bench:}
     args=""; for t in F16 $TYPES; do [ $t = F16 ] && f=$M/$c-f16.gguf || f=$M/$c-$t.gguf; args="$args -m $f"; done
-    "$BIN/llama-bench" -ngl 99 -p 512 -n 128 -r "$REPS" -fa 0,1 $args -o md > "$OUT/bench-$c.log" 2>&1
+    "$BIN/llama-bench" -ngl 99 -p 512 -n 128 -r "$REPS" -fa "${FA:-0,1}" $args -o md > "$OUT/bench-$c.log" 2>&1
     say "llama-bench $c rc=$?"; grep '^|' "$OUT/bench-$c.log" | tee -a "$SUMMARY"
     for t in F16 $TYPES; do
       [ $t = F16 ] && f=$M/$c-f16.gguf || f=$M/$c-$t.gguf
       echo "## $t" >> "$OUT/batched-$c.log"
-      "$BIN/llama-batched-bench" -m "$f" -ngl 99 -c 16384 -b 2048 -ub 512 -npp 128 -ntg 64 -npl 1,2,4,8,16,32,64 \
+      "$BIN/llama-batched-bench" -m "$f" -ngl 99 -c 16384 -b 2048 -ub 512 -npp 128 -ntg 64 -npl "${NPL:-1,2,4,8,16,32,64}" \
           >> "$OUT/batched-$c.log" 2>&1 || say "batched $t failed"
     done
     python3 - "$OUT/batched-$c.log" <<'PY' | tee -a "$SUMMARY"

@@ -209,10 +209,15 @@ static __device__ __forceinline__ void tq_mmv_block(
         dx1 = h2f_lo(r1[2*DW] >> 16);
     }
     const int * y = (const int *) yv;
-    int c[4] = {0, 0, 0, 0};
+    int c[4] = {0, 0, 0, 0}, e[4] = {0, 0, 0, 0}; // two accumulator chains: halves the mma dependency chain
 #pragma unroll
-    for (int j = 0; j < 8; ++j) {
+    for (int j = 0; j < 8; j += 2) {
         mma_s8(c, a0[2*j], a1[2*j], a0[2*j + 1], a1[2*j + 1], y[2*j], y[2*j + 1]);
+        mma_s8(e, a0[2*j + 2], a1[2*j + 2], a0[2*j + 3], a1[2*j + 3], y[2*j + 2], y[2*j + 3]);
+    }
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        c[k] += e[k];
     }
     acc[0] += dx0*(m.x*(float) c[0] - m.y);
     acc[1] += dx0*(m.z*(float) c[1] - m.w);
@@ -262,35 +267,50 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     const bool has_col = g < ncols;
     const int4 * yrow = (const int4 *) yq + ((int64_t) g*nb*4 + t)*4; // + kb*16 int4
 
+    // Activations (and their scales) come from L2 (shared by all CTAs): their latency is hidden by
+    // loading them PF blocks ahead into registers, the first ones before waiting for the weights.
+    constexpr int PF = 2;
+    auto load_y = [&](const int kb, int4 (&yv)[4], float4 & m) {
+        if (has_col) {
+#pragma unroll
+            for (int k = 0; k < 4; ++k) {
+                yv[k] = yrow[(int64_t) kb*16 + k];
+            }
+        } else {
+#pragma unroll
+            for (int k = 0; k < 4; ++k) {
+                yv[k] = make_int4(0, 0, 0, 0);
+            }
+        }
+        m = *((const float4 *) (ym + (int64_t) kb*MAX_COLS) + t);
+    };
+
     int i = 0;
     for (int c = warp; c < nchunks; c += NW, ++i) {
         issue(c + NW*(STAGES - 1), (i + STAGES - 1) % STAGES);
+
+        const int kb0  = c*CHUNK_BLK;
+        const int nblk = min(CHUNK_BLK, nb - kb0); // even, >= 2
+        int4   yv[PF + 1][4];
+        float4 ymv[PF + 1];
+#pragma unroll
+        for (int b = 0; b < PF; ++b) {
+            load_y(kb0 + b, yv[b], ymv[b]);
+        }
+
         cp_async_wait<STAGES - 1>();
         __syncwarp();
 
         const uint32_t * sb = wbuf + (i % STAGES)*ROWS*CW;
         const uint32_t * r0 = sb + g*CW;
         const uint32_t * r1 = sb + (g + 8)*CW;
-        const int kb0  = c*CHUNK_BLK;
-        const int nblk = min(CHUNK_BLK, nb - kb0);
 #pragma unroll
         for (int b = 0; b < CHUNK_BLK; ++b) {
             if (b < nblk) {
-                const int kb = kb0 + b;
-                int4 yv[4];
-                if (has_col) {
-#pragma unroll
-                    for (int k = 0; k < 4; ++k) {
-                        yv[k] = yrow[(int64_t) kb*16 + k];
-                    }
-                } else {
-#pragma unroll
-                    for (int k = 0; k < 4; ++k) {
-                        yv[k] = make_int4(0, 0, 0, 0);
-                    }
+                if (b + PF < CHUNK_BLK && b + PF < nblk) {
+                    load_y(kb0 + b + PF, yv[(b + PF) % (PF + 1)], ymv[(b + PF) % (PF + 1)]);
                 }
-                const float4 m = *((const float4 *) (ym + (int64_t) kb*MAX_COLS) + t);
-                tq_mmv_block<type>(acc, r0 + (b/2)*PW, r1 + (b/2)*PW, b % 2, t, yv, m);
+                tq_mmv_block<type>(acc, r0 + (b/2)*PW, r1 + (b/2)*PW, b % 2, t, yv[b % (PF + 1)], ymv[b % (PF + 1)]);
             }
         }
         __syncwarp(); // this stage is refilled by the next iteration's issue
@@ -363,11 +383,24 @@ static void launch_nw(const char * x, const int * yq, const float2 * ym, float *
 
 // Quantize y (ncols <= 8 columns of nb*256 floats, column stride stride_col_y) into yq (ncols*nb*256
 // bytes) and ym (nb*8 float2), then the mat-vec. Caller checks supported().
+// variant (harness only): 0 = default choice below; 1..: fixed (NW, STAGES) for comparisons.
 template <int type>
 static void mul_mat_vec(const char * x, const float * y, int * yq, float2 * ym, float * dst, int nb, int64_t row_bytes,
-                        int nrows, int ncols, int64_t stride_col_y, int64_t stride_dst, cudaStream_t stream) {
-    tq_mmv_quantize<type><<<dim3(nb, MAX_COLS, 1), 32, 0, stream>>>(y, yq, ym, nb, ncols, stride_col_y);
+                        int nrows, int ncols, int64_t stride_col_y, int64_t stride_dst, cudaStream_t stream,
+                        const int variant = 0) {
+    if (variant >= 0) {
+        tq_mmv_quantize<type><<<dim3(nb, MAX_COLS, 1), 32, 0, stream>>>(y, yq, ym, nb, ncols, stride_col_y);
+    }
     const int nchunks = (nb + CHUNK_BLK - 1) / CHUNK_BLK;
+#ifdef TQ_MMV_VARIANTS
+    switch (variant < 0 ? -variant : variant) {
+        case 1: launch_nw<type, 4, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
+        case 2: launch_nw<type, 8, 1>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
+        case 3: launch_nw<type, 8, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
+        case 4: launch_nw<type, 4, 1>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
+        default: break;
+    }
+#endif
     if (nchunks >= 4) {
         launch_nw<type, 4, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
     } else if (nchunks >= 2) {
