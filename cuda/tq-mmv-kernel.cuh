@@ -17,7 +17,7 @@
 //   * In shared memory a pair of blocks is word aligned (TQ2_0: 33 words, TQ1_0: 27 words); the odd
 //     block of a pair starts 2 bytes into a word and is realigned with __funnelshift_r.
 //   * Decode: a 32-bit weight word yields int8x4 groups of codes c in {0,1,2} (trit + 1) for 4
-//     CONSECUTIVE weights (TQ2_0: (q >> 2s) & 0x03030303; TQ1_0: base-3 digit SIMD in 16-bit lanes).
+//     CONSECUTIVE weights (TQ2_0: (q >> 2s) & 0x03030303; TQ1_0: base-3 digits via 16-bit-lane products and a byte_perm).
 //     The groups are the A fragment of mma.m16n8k32.s8 (rows g, g+8 of the tile); the B fragment is
 //     the activation column g (n <= 8 columns = the mma's N; lanes of absent columns feed zeros).
 //     The K order inside an mma is a free permutation as long as A and B agree: thread t of each quad
@@ -157,13 +157,14 @@ static __device__ __forceinline__ void tq_mmv_decode_tq2(int (&a)[16], const Q &
     }
 }
 
-// TQ1_0: digits of 4 bytes at once, bytes split into two 16-bit-lane words so that x*3 (<= 765)
-// never carries into a neighbour. State x = (b * 3^k) mod 256 per lane; digit = (x*3) >> 8.
-static __device__ __forceinline__ int tq1_digit4(uint32_t & e, uint32_t & o) {
-    const uint32_t te = e*3, to = o*3;
-    e = te & 0x00FF00FFu;
-    o = to & 0x00FF00FFu;
-    return (int) (((te >> 8) & 0x00030003u) | (to & 0x03000300u));
+// TQ1_0: digit k of a byte b is floor(3*((b*3^k) mod 256)/256) = H(k+1) - 3*H(k) with H(k) = floor(b*3^k/256)
+// (write P = b*3^k = 256*H(k) + r: 3r = P*3 - 768*H(k)). The bytes of a word are spread over two
+// 16-bit-lane words (b*3^k <= 255*243 < 2^16: no carry between lanes, no masking between digits);
+// H(k) of all 4 bytes is byte 1 of each lane: one byte_perm gathers them as int8x4 in byte order,
+// and H(k+1) - 3*H(k) is done on the packed word (each byte result is 0..2: no borrows).
+// ~4 integer ops per 4 weights.
+static __device__ __forceinline__ uint32_t tq1_h4(const uint32_t e, const uint32_t o, const uint32_t p) {
+    return __byte_perm(e*p, o*p, 0x7351); // [e.b1, o.b1, e.b3, o.b3]
 }
 
 template <typename Q>
@@ -171,17 +172,22 @@ static __device__ __forceinline__ void tq_mmv_decode_tq1(int (&a)[16], const Q &
 #pragma unroll
     for (int v = 0; v < 3; ++v) {
         const uint32_t w = q(v == 0 ? t : v == 1 ? t + 4 : 8 + t);
-        uint32_t e = w & 0x00FF00FFu, o = (w >> 8) & 0x00FF00FFu;
+        const uint32_t e = w & 0x00FF00FFu, o = (w >> 8) & 0x00FF00FFu;
+        uint32_t h = 0; // H(0) = 0
+        uint32_t p = 1;
 #pragma unroll
         for (int k = 0; k < 5; ++k) {
-            a[5*v + k] = tq1_digit4(e, o);
+            p *= 3;
+            const uint32_t hn = tq1_h4(e, o, p);
+            a[5*v + k] = (int) (hn - 3*h);
+            h = hn;
         }
     }
     {
-        const uint32_t w  = q(12);
-        const uint32_t p3 = t == 0 ? 1 : t == 1 ? 3 : t == 2 ? 9 : 27;
-        uint32_t e = ((w & 0x00FF00FFu)*p3) & 0x00FF00FFu, o = (((w >> 8) & 0x00FF00FFu)*p3) & 0x00FF00FFu;
-        a[15] = tq1_digit4(e, o);
+        const uint32_t w = q(12);
+        const uint32_t e = w & 0x00FF00FFu, o = (w >> 8) & 0x00FF00FFu;
+        const uint32_t p = t == 0 ? 1 : t == 1 ? 3 : t == 2 ? 9 : 27;
+        a[15] = (int) (tq1_h4(e, o, 3*p) - 3*tq1_h4(e, o, p));
     }
 }
 
