@@ -57,8 +57,9 @@ for ty in $TYPES; do
     case "$ty" in TQ*) modes="upstream ours";; esac
     for mode in $modes; do
         if [ "$mode" = upstream ]; then envset="TQ_GGUF_CPU_KERNELS=upstream"; else envset="TQ_GGUF_CPU_KERNELS=ours"; fi
-        lines=$(env $envset "$BIN/llama-bench" -m "$q" -t "$T" -p "$PP" -n "$TG" -r "$REPS" -o md 2>/dev/null | grep -E "pp$PP|tg$TG")
+        lines=$(env $envset "$BIN/llama-bench" -m "$q" -t "$T" -p "$PP" -n "$TG" -r "$REPS" -o md 2>/dev/null | grep -E "pp$PP|tg$TG" || true)
         while IFS= read -r l; do
+            [ -n "$l" ] || { echo "| $ty | $mode | (llama-bench failed) | - |" >> "$OUT"; continue; }
             test=$(echo "$l" | awk -F'|' '{print $(NF-2)}' | xargs)
             ts=$(echo "$l" | awk -F'|' '{print $(NF-1)}' | xargs)
             label=$mode; case "$ty" in TQ*) ;; *) label="upstream (ref. type)";; esac
