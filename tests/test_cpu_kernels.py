@@ -108,3 +108,28 @@ def test_repacked_gemm_matches_reference(lib, ttype):
             ref, mag = reference(ttype, w, m, y, n, k)
             err = np.abs(out - ref) - RTOL * mag
             assert np.all(err <= 1e-30), (NAMES[ttype], m, k, n, float(np.nanmax(np.abs(out - ref) / mag)))
+
+
+def test_q8K_quantizer_byte_identical(lib):
+    """The repacked path's activation quantizer equals ggml-cpu's quantize_row_q8_K byte for byte
+    (zero blocks, ties for the largest magnitude, exact .5 products included)."""
+    f = lib.tq_gguf_test_quantize_q8_K
+    f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
+    g = lib.quantize_row_q8_K
+    g.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
+    rng = np.random.default_rng(5)
+    for t in range(200):
+        k = QK_K * (1 + t % 12)
+        x = (rng.standard_normal(k) * rng.uniform(1e-3, 100)).astype(np.float32)
+        if t % 7 == 0:
+            x[:QK_K] = 0
+        if t % 5 == 0:
+            x[rng.integers(0, k, 5)] = x.max()
+            x[rng.integers(0, k, 5)] = -x.max()
+        if t % 3 == 0:
+            x = (np.round(x * 4) / 4).astype(np.float32)
+        a = np.zeros(k // QK_K * 292, np.uint8)
+        b = a.copy()
+        f(ptr(x), ptr(a), k)
+        g(ptr(x), ptr(b), k)
+        assert np.array_equal(a, b), t

@@ -50,6 +50,11 @@ TQ_API int  tq_gguf_cpu_kernels_enabled(void);
 TQ_API int  tq_gguf_cpu_repack_enabled(void);
 TQ_API void tq_gguf_cpu_set_kernels(int mode);
 
+// float rows -> Q8_K, byte-identical to upstream's quantize_row_q8_K (tq-q8k-x86.c; AVX-512 where
+// available, otherwise upstream's own function)
+void tq_quantize_row_q8_K(const float * x, void * y, int64_t k);
+TQ_API void tq_gguf_test_quantize_q8_K(const float * x, void * y, int64_t k);
+
 // Name of the vec_dot variant compiled into this build ("avx512vnni", "avx2", "neon-dotprod", ...).
 TQ_API const char * tq_gguf_cpu_vec_dot_variant(void);
 

@@ -74,10 +74,10 @@ class tq_tensor_traits : public ggml::cpu::tensor_traits {
         GGML_ASSERT(params->wsize >= row_q8*ncols);
 
         // activations -> Q8_K rows, column j = i11 + ne11*(i12 + ne12*i13)
-        const ggml_from_float_t q8 = ggml_get_type_traits_cpu(GGML_TYPE_Q8_K)->from_float;
+        // (tq_quantize_row_q8_K: byte-identical to ggml-cpu's Q8_K from_float, vectorised)
         for (int64_t j = ith; j < ncols; j += nth) {
             const int64_t i11 = j % ne11, i12 = (j / ne11) % ne12, i13 = j / (ne11*ne12);
-            q8((const float *) ((const char *) src1->data + i11*nb11 + i12*nb12 + i13*nb13), wdata + j*row_q8, ne10);
+            tq_quantize_row_q8_K((const float *) ((const char *) src1->data + i11*nb11 + i12*nb12 + i13*nb13), wdata + j*row_q8, ne10);
         }
 
         const int64_t ngroups = ne01 / TQ_ROWS;
