@@ -88,14 +88,17 @@ def markdown(runs: list[dict]) -> str:
              "matmul512: ms per matrix x 512 columns; e2e: tokens/s through `Llama`. "
              "`x up` = ours / upstream speed, same type, machine and run. "
              "`R` = weight in ggml's CPU_REPACK buffer (what llama.cpp's loader does). "
-             "Activations: Q8_K for TQ types, Q8_0 for Q2_0/Q4_0/Q8_0, F16 for F16.", "", "## Runs", "",
-             "| machine / build | CPU | cores (threads) | ISA compiled | TQ kernels | date | commit | file |",
-             "|---|---|---|---|---|---|---|---|"]
+             "Activations: Q8_K for TQ types, Q8_0 for Q2_0/Q4_0/Q8_0, F16 for F16. "
+             "A load average above the core count means other work shared the CPU during the run: "
+             "its absolute numbers are noisy, and so are ratios (ours and upstream ran back to back, not at once).", "", "## Runs", "",
+             "| machine / build | CPU | cores (threads) | ISA compiled | TQ kernels | load avg at end | date | commit | note | file |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for run in runs:
         isa = ", ".join(k for k, v in run["isa_compiled"].items() if v)
         variant = run["tq_gguf"].get("tq_gguf_cpu_vec_dot_variant", "stock")
         lines.append(f"| {run['label']} | {run['cpu_model']} | {run['cores']} ({run['threads_used']}) | {isa} | "
-                     f"{variant} | {run['date'][:10]} | {run['git_commit'].split()[0][:10]} | {run['file']} |")
+                     f"{variant} | {run.get('load_average') or ''} | {run['date'][:10]} | "
+                     f"{run['git_commit'].split()[0][:10]} | {run.get('note', '')} | {run['file']} |")
     lines.append("")
     for title, group in (("Results", real), ("Emulated runs (correctness only: timings are not comparable)", emulated)):
         if not group:
