@@ -13,14 +13,17 @@ left() { echo $(( DEADLINE - ($(date +%s) - T0) )); }
 
 bash bench/gpu_bench.sh build > "$OUT/build-stage.txt" 2>&1 & BP=$!
 mkdir -p /tmp/gg && tar xzf .device/llama.cpp-pristine.tar.gz -C /tmp/gg llama.cpp/gguf-py
-PYTHONPATH=/tmp/gg/llama.cpp/gguf-py nice python3 bench/make_synth_model.py 3b "$M/3b-f16.gguf" > "$OUT/models-3b.log" 2>&1 & GP=$!
+GP=
+if [ "${MODELS:-1}" = 1 ]; then
+  PYTHONPATH=/tmp/gg/llama.cpp/gguf-py nice python3 bench/make_synth_model.py 3b "$M/3b-f16.gguf" > "$OUT/models-3b.log" 2>&1 & GP=$!
+fi
 bash bench/gpu_bench.sh harness > /dev/null
 wait $BP; rc=$?; tail -3 "$OUT/build-stage.txt"; [ $rc = 0 ] || exit 1
 bash bench/gpu_bench.sh test
 KN='1|2|4|8' bash bench/gpu_bench.sh kernels > /dev/null
-bash bench/gpu_bench.sh kernels-mmvq > /dev/null
-wait $GP
-if [ "$(left)" -gt 150 ]; then
+[ "$(left)" -gt 40 ] && bash bench/gpu_bench.sh kernels-mmvq > /dev/null
+[ -n "$GP" ] && wait $GP
+if [ -n "$GP" ] && [ "$(left)" -gt 150 ]; then
   for t in Q4_0 Q2_0 TQ2_0 TQ1_0; do
     build/gpu/bin/llama-quantize "$M/3b-f16.gguf" "$M/3b-$t.gguf" $t "$(nproc)" >> "$OUT/models-3b.log" 2>&1
   done
