@@ -4,6 +4,10 @@
 #include "tq-mmv.cuh"
 #include "tq-mmv-kernel.cuh"
 
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
 static bool tq_mmv_enabled() {
     static const bool enabled = [] {
         const char * e = getenv("TQ_GGUF_CUDA_MMV");
