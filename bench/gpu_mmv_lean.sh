@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tq-mmv: the leanest integrated device check (when device time is short): build test-backend-ops only,
+# tq-mmv: the leanest integrated device check (when device time is short): build test-backend-ops only
+# (FlashAttention kernels off: not needed for MUL_MAT, halves the build),
 # TQ MUL_MAT tests vs CPU, kernel perf at 70B shapes n = 1..8 for F16/Q4_0/Q2_0/TQ2_0/TQ1_0, then
 # (if time is left) the TQ cases through mmvq (TQ_GGUF_CUDA_MMV=0) as A/B. Logs under $OUT.
 set -uo pipefail
@@ -9,7 +10,7 @@ T0=$(date +%s); DEADLINE=${DEADLINE:-300}
 left() { echo $(( DEADLINE - ($(date +%s) - T0) )); }
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 python3 -m tq_gguf build-tools --build-dir build/gpu --cuda --cuda-arch "${CUDA_ARCH:-90}" \
-    --pristine-tarball .device/llama.cpp-pristine.tar.gz -j "$(nproc)" --target test-backend-ops > "$OUT/build.log" 2>&1 \
+    --pristine-tarball .device/llama.cpp-pristine.tar.gz -j "$(nproc)" --target test-backend-ops --cmake=-DGGML_CUDA_FA=OFF > "$OUT/build.log" 2>&1 \
     || { tail -40 "$OUT/build.log"; exit 1; }
 echo "built at +$(( $(date +%s) - T0 )) s"
 B=build/gpu/bin/test-backend-ops
