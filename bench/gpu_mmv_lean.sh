@@ -16,11 +16,17 @@ echo "built at +$(( $(date +%s) - T0 )) s"
 B=build/gpu/bin/test-backend-ops
 "$B" test -b CUDA0 -o MUL_MAT -p 'tq[12]_0' > "$OUT/test-backend-ops.log" 2>&1; echo "test rc=$?"
 grep -E "tests passed|FAIL" "$OUT/test-backend-ops.log" | head -20
-"$B" perf -b CUDA0 -o MUL_MAT -p 'type_a=(f16|q4_0|q2_0|tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=(1|2|4|8),k=(28672|8192),' \
-    > "$OUT/kernels.log" 2>&1; echo "kernels rc=$?"
-if [ "$(left)" -gt 25 ]; then
-  TQ_GGUF_CUDA_MMV=0 "$B" perf -b CUDA0 -o MUL_MAT -p 'type_a=(tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=(1|8),k=(28672|8192),' \
-      > "$OUT/kernels-mmvq.log" 2>&1; echo "kernels-mmvq rc=$?"
+# shapes in order of importance, so that a cut-off run still brings back the first ones
+: > "$OUT/kernels.log"; : > "$OUT/kernels-mmvq.log"
+"$B" perf -b CUDA0 -o MUL_MAT -p 'type_a=(f16|q4_0|q2_0|tq2_0|tq1_0),type_b=f32,m=28672,n=(1|2|4|8),k=8192,' >> "$OUT/kernels.log" 2>&1
+echo "kernels 28672x8192 rc=$? at +$(( $(date +%s) - T0 )) s"
+TQ_GGUF_CUDA_MMV=0 "$B" perf -b CUDA0 -o MUL_MAT -p 'type_a=(tq2_0|tq1_0),type_b=f32,m=28672,n=(1|8),k=8192,' >> "$OUT/kernels-mmvq.log" 2>&1
+if [ "$(left)" -gt 30 ]; then
+  "$B" perf -b CUDA0 -o MUL_MAT -p 'type_a=(f16|q4_0|q2_0|tq2_0|tq1_0),type_b=f32,m=8192,n=(1|2|4|8),k=28672,' >> "$OUT/kernels.log" 2>&1
+  echo "kernels 8192x28672 rc=$?"
+fi
+if [ "$(left)" -gt 15 ]; then
+  "$B" perf -b CUDA0 -o MUL_MAT -p 'type_a=(f16|q4_0|tq2_0|tq1_0),type_b=f32,m=(4096|14336),n=(1|8),k=(4096|14336),' >> "$OUT/kernels.log" 2>&1
 fi
 for f in kernels kernels-mmvq; do
   [ -f "$OUT/$f.log" ] && grep "us/run" "$OUT/$f.log" | sed -E 's/MUL_MAT\(type_a=([a-z0-9_]+),type_b=f32,m=([0-9]+),n=([0-9]+),k=([0-9]+).*runs - +([0-9.]+) us\/run.*/'"$f"' \1 \2x\4 n=\3 \5/'
