@@ -44,6 +44,10 @@ for stage in "$@"; do
       "$BIN/test-backend-ops" test -b CUDA0 -o $op -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
       say "test $op rc=$?"
     done
+    # MUL_MAT batch 1..8 again through mmvq (the tq-mmv kernel is the default there): both paths stay tested
+    echo "## TQ_GGUF_CUDA_MMV=0" >> "$OUT/test-backend-ops.log"
+    TQ_GGUF_CUDA_MMV=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+    say "test MUL_MAT (mmvq, TQ_GGUF_CUDA_MMV=0) rc=$?"
     say "test: $(grep -E 'tests passed' "$OUT/test-backend-ops.log" | tr -s ' ' | tr '\n' ';') FAIL lines: $(grep -c 'FAIL' "$OUT/test-backend-ops.log")"
     grep -E "FAIL" "$OUT/test-backend-ops.log" | head -20 ;;
   sanitize)
