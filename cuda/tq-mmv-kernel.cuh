@@ -410,7 +410,7 @@ static void mul_mat_vec(const char * x, const float * y, int * yq, float2 * ym, 
     // Measured on an H200 (bench/results, harness): the kernel is bound by warps in flight more than by
     // pipeline depth, so large matrices use one stage (half the shared memory: twice the CTAs per SM);
     // few row tiles with long rows use 8 warps along K.
-    if (nchunks >= 8 && nrows < 8192) {
+    if (nchunks >= 6 && nrows < 8192) {
         launch_nw<type, 8, 1>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
     } else if (nchunks >= 4) {
         if (nrows >= 8192 && (type == TQ2 || nchunks >= 8)) {
