@@ -4,7 +4,7 @@
 #
 #   bench/cpu_bench.sh BIN_DIR SIZE [THREADS] [OUT.md]
 #     BIN_DIR  a build's bin/ (llama-bench, llama-quantize), e.g. build/dev/bin
-#     SIZE     1b | 3b  (synthetic TriLM-shaped Llama, bench/cpu_make_model.py)
+#     SIZE     1b | 3b  (synthetic Llama with TriLM 1.1B / 3.9B shapes, bench/make_synth_model.py)
 #   env: MODELS (default build/models), REPS (default 2), PP (512), TG (128), TYPES
 #
 # Writes a markdown table with machine, date and the exact commands to OUT.md
@@ -20,7 +20,8 @@ PY=${PY:-.venv/bin/python}
 
 mkdir -p "$MODELS" "$(dirname "$OUT")"
 F16="$MODELS/synth-${SIZE}-f16.gguf"
-[ -f "$F16" ] || "$PY" bench/cpu_make_model.py --size "$SIZE" --out "$F16"
+case "$SIZE" in 1b) PRESET=trilm-1.1b ;; 3b) PRESET=trilm-3.9b ;; *) echo "SIZE: 1b or 3b" >&2; exit 2 ;; esac
+[ -f "$F16" ] || "$PY" bench/make_synth_model.py "$PRESET" "$F16"
 for ty in $TYPES; do
     q="$MODELS/synth-${SIZE}-$(echo "$ty" | tr A-Z a-z).gguf"
     [ -f "$q" ] || "$BIN/llama-quantize" "$F16" "$q" "$ty" "$T" > /dev/null
