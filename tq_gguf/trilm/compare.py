@@ -32,16 +32,22 @@ def llama_logits(llm, tokens: list[int]) -> np.ndarray:
     return np.array(llm.scores[: len(tokens)], dtype=np.float32)
 
 
-def llama_perplexity(llm, windows: list[list[int]], progress=None) -> tuple[float, float]:
-    """(perplexity, prompt-processing tokens/s) over the windows."""
+def timed_perplexity(logits_of, windows: list[list[int]], progress=None) -> tuple[float, float]:
+    """(perplexity, prompt-processing tokens/s) over the windows; logits_of(window) -> logits.
+    Only the logits computation is timed, not the loss."""
     results, seconds, n_tokens = [], 0.0, 0
     for w in (progress(windows) if progress else windows):
         t0 = time.perf_counter()
-        logits = llama_logits(llm, w)
+        logits = logits_of(w)
         seconds += time.perf_counter() - t0
         n_tokens += len(w)
         results.append(window_nll(logits, w))
     return perplexity_from(results), n_tokens / seconds
+
+
+def llama_perplexity(llm, windows: list[list[int]], progress=None) -> tuple[float, float]:
+    """(perplexity, prompt-processing tokens/s) of a llama_cpp.Llama over the windows."""
+    return timed_perplexity(lambda w: llama_logits(llm, w), windows, progress)
 
 
 def llama_greedy(llm, prompt: list[int], n_new: int) -> tuple[list[int], float]:
@@ -69,16 +75,9 @@ def transformers_logits(model, tokens: list[int]) -> np.ndarray:
     return model(torch.tensor([tokens])).logits[0].float().numpy()
 
 
-@torch.no_grad()
 def transformers_perplexity_timed(model, windows: list[list[int]], progress=None) -> tuple[float, float]:
-    results, seconds, n_tokens = [], 0.0, 0
-    for w in (progress(windows) if progress else windows):
-        t0 = time.perf_counter()
-        logits = transformers_logits(model, w)
-        seconds += time.perf_counter() - t0
-        n_tokens += len(w)
-        results.append(window_nll(logits, w))
-    return perplexity_from(results), n_tokens / seconds
+    """(perplexity, prompt-processing tokens/s) of a transformers model over the windows."""
+    return timed_perplexity(lambda w: transformers_logits(model, w), windows, progress)
 
 
 @torch.no_grad()
