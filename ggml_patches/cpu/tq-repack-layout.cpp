@@ -62,3 +62,33 @@ void tq_repack_rows(int type, const void * src, int64_t nrows, int64_t k, void *
         }
     }
 }
+
+// ------------------------------------------------------------------- activation panels
+
+size_t tq_panels_size(int64_t nb, int64_t ncols, int64_t width) {
+    return (size_t) nb * ((size_t) (ncols / width) * tq_panel_block_size(width) + tq_panel_block_size(ncols % width));
+}
+
+size_t tq_panel_offset(int64_t nb, int64_t ncols, int64_t width, int64_t j, int64_t * panel_width) {
+    const int64_t panel = j / width;
+    *panel_width = (panel + 1) * width <= ncols ? width : ncols - panel * width;
+    return (size_t) (panel * nb) * tq_panel_block_size(width);
+}
+
+void tq_pack_q8K_column(const block_q8_K * row, int64_t nb, void * panel, int64_t nc, int64_t c) {
+    for (int64_t i = 0; i < nb; ++i) {
+        char * blk = (char *) panel + (size_t) i * tq_panel_block_size(nc);
+        float   * d   = (float *) blk;
+        int32_t * sum = (int32_t *) (blk + nc*sizeof(float));
+        int8_t  * qs  = (int8_t *) (blk + nc*(sizeof(float) + sizeof(int32_t)));
+        int32_t s = 0;
+        for (int g = 0; g < QK_K/16; ++g) {
+            s += row[i].bsums[g];
+        }
+        memcpy(d + c, &row[i].d, sizeof(float));
+        memcpy(sum + c, &s, sizeof(s));
+        for (int p = 0; p < QK_K/16; ++p) {
+            memcpy(qs + (p*nc + c)*16, row[i].qs + 16*p, 16);
+        }
+    }
+}

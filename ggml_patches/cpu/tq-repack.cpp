@@ -33,15 +33,18 @@ static bool tq_repack_eligible(const struct ggml_tensor * t) {
 
 #if defined(TQ_HAVE_GEMM)
 
-// Columns (src1 rows, flattened over dims 1..3) per dynamic chunk of work are whole; chunks split
-// the weight rows in multiples of 16. The chunk loop keeps a tile of tq_gemm_tile_width() activation rows
-// (NC * K bytes, in L1) against all row groups of the chunk (in L2).
+#define TQ_NC_LIMIT 64  // the widest panel any kernel may ask for
+
+// Work split: activations are quantized to Q8_K and packed into column panels (tq-gemm.h) of
+// tq_gemm_tile_width() columns, whole panels per thread (no two threads write one panel's cache
+// lines). Then dynamic chunks split the weight rows in multiples of 16; a chunk keeps one panel
+// (NC * K activation bytes, L1/L2) against all row groups of the chunk (in L2), panel after panel.
 class tq_tensor_traits : public ggml::cpu::tensor_traits {
     bool work_size(int /* n_threads */, const struct ggml_tensor * op, size_t & size) override {
         if (op->op != GGML_OP_MUL_MAT) {
             return false;
         }
-        size = ggml_row_size(GGML_TYPE_Q8_K, op->src[1]->ne[0]) * ggml_nrows(op->src[1]);
+        size = tq_panels_size(op->src[1]->ne[0] / QK_K, ggml_nrows(op->src[1]), tq_gemm_tile_width());
         return true;
     }
 
@@ -68,16 +71,36 @@ class tq_tensor_traits : public ggml::cpu::tensor_traits {
         GGML_ASSERT(src1->type == GGML_TYPE_F32 && nb10 == sizeof(float));
         GGML_ASSERT(nb0 == sizeof(float));
 
+        const int64_t nb     = ne00 / QK_K;
         const int64_t ncols  = ne11*ne12*ne13;
-        const size_t  row_q8 = ggml_row_size(GGML_TYPE_Q8_K, ne10);
-        char * wdata = (char *) params->wdata;
-        GGML_ASSERT(params->wsize >= row_q8*ncols);
+        const int64_t width  = tq_gemm_tile_width();
+        const int64_t npanel = (ncols + width - 1) / width;
+        char * panels = (char *) params->wdata;
+        GGML_ASSERT(params->wsize >= tq_panels_size(nb, ncols, width));
 
-        // activations -> Q8_K rows, column j = i11 + ne11*(i12 + ne12*i13)
-        // (tq_quantize_row_q8_K: byte-identical to ggml-cpu's Q8_K from_float, vectorised)
-        for (int64_t j = ith; j < ncols; j += nth) {
+        // column j = i11 + ne11*(i12 + ne12*i13) of src1 and dst
+        auto src1_col = [&](int64_t j) {
             const int64_t i11 = j % ne11, i12 = (j / ne11) % ne12, i13 = j / (ne11*ne12);
-            tq_quantize_row_q8_K((const float *) ((const char *) src1->data + i11*nb11 + i12*nb12 + i13*nb13), wdata + j*row_q8, ne10);
+            return (const float *) ((const char *) src1->data + i11*nb11 + i12*nb12 + i13*nb13);
+        };
+        auto dst_col = [&](int64_t j) {
+            const int64_t i11 = j % ne11, i12 = (j / ne11) % ne12, i13 = j / (ne11*ne12);
+            return (float *) ((char *) dst->data + i11*nb1 + i12*nb2 + i13*nb3);
+        };
+
+        // activations -> Q8_K blocks (tq_quantize_row_q8_K: byte-identical to ggml-cpu's Q8_K
+        // from_float, vectorised) -> panels, one block at a time through a stack block
+        for (int64_t panel = ith; panel < npanel; panel += nth) {
+            int64_t nc;
+            char * pp = panels + tq_panel_offset(nb, ncols, width, panel*width, &nc);
+            for (int64_t c = 0; c < nc; ++c) {
+                const float * x = src1_col(panel*width + c);
+                for (int64_t i = 0; i < nb; ++i) {
+                    block_q8_K q8;
+                    tq_quantize_row_q8_K(x + i*QK_K, &q8, QK_K);
+                    tq_pack_q8K_column(&q8, 1, pp + i*tq_panel_block_size(nc), nc, c);
+                }
+            }
         }
 
         const int64_t ngroups = ne01 / TQ_ROWS;
@@ -87,22 +110,24 @@ class tq_tensor_traits : public ggml::cpu::tensor_traits {
         }
         ggml_barrier(params->threadpool);
 
-        const int64_t nb = ne00 / QK_K;
         const block_tqx16 * w = (const block_tqx16 *) src0->data;
-        float * dcol[64];
-        const int64_t tile = tq_gemm_tile_width();
+        float * dcol0[TQ_NC_LIMIT];
+        float * dcol[TQ_NC_LIMIT];
+        GGML_ASSERT(width <= TQ_NC_LIMIT);
 
         for (int64_t chunk = ith; chunk < nchunk; chunk = ggml_threadpool_chunk_add(params->threadpool, 1)) {
             const int64_t g0 = chunk*ngroups/nchunk, g1 = (chunk + 1)*ngroups/nchunk;
-            for (int64_t c0 = 0; c0 < ncols; c0 += tile) {
-                const int64_t nc = std::min<int64_t>(tile, ncols - c0);
+            for (int64_t panel = 0; panel < npanel; ++panel) {
+                int64_t nc;
+                const char * pp = panels + tq_panel_offset(nb, ncols, width, panel*width, &nc);
+                for (int64_t c = 0; c < nc; ++c) {
+                    dcol0[c] = dst_col(panel*width + c);
+                }
                 for (int64_t g = g0; g < g1; ++g) {
                     for (int64_t c = 0; c < nc; ++c) {
-                        const int64_t j = c0 + c;
-                        const int64_t i11 = j % ne11, i12 = (j / ne11) % ne12, i13 = j / (ne11*ne12);
-                        dcol[c] = (float *) ((char *) dst->data + i11*nb1 + i12*nb2 + i13*nb3) + g*TQ_ROWS;
+                        dcol[c] = dcol0[c] + g*TQ_ROWS;
                     }
-                    tq_gemm_group(nb, w + g*nb, wdata + c0*row_q8, row_q8, nc, dcol);
+                    tq_gemm_group(nb, w + g*nb, pp, nc, dcol);
                 }
             }
         }
@@ -168,11 +193,17 @@ extern "C" TQ_API int tq_gguf_test_repack(int type, const void * src, int64_t nr
 extern "C" TQ_API int tq_gguf_test_gemm(int64_t k, const void * packed, int64_t nrows, const void * yq8, int64_t ncols, float * dst) {
 #if defined(TQ_HAVE_GEMM)
     const int64_t nb = k / QK_K;
-    const size_t row_q8 = ggml_row_size(GGML_TYPE_Q8_K, k);
+    const int64_t width = tq_gemm_tile_width();
+    std::vector<char> panels(tq_panels_size(nb, ncols, width));
+    for (int64_t j = 0; j < ncols; ++j) {
+        int64_t nc;
+        const size_t off = tq_panel_offset(nb, ncols, width, j, &nc);
+        tq_pack_q8K_column((const block_q8_K *) yq8 + j*nb, nb, panels.data() + off, nc, j % width);
+    }
     std::vector<float *> dcol(ncols);
     for (int64_t g = 0; g < nrows / TQ_ROWS; ++g) {
         for (int64_t j = 0; j < ncols; ++j) dcol[j] = dst + j*nrows + g*TQ_ROWS;
-        tq_gemm_group(nb, (const block_tqx16 *) packed + g*nb, (const char *) yq8, row_q8, ncols, dcol.data());
+        tq_gemm_group(nb, (const block_tqx16 *) packed + g*nb, panels.data(), ncols, dcol.data());
     }
     return 0;
 #else

@@ -3,7 +3,7 @@
 // run under qemu-user). Reference: upstream's arithmetic restated on the standard layout (exact
 // integer block sums of trit * q8, then (float) sumi * (d_w * d_y) accumulated over blocks).
 // Random valid TQ1_0/TQ2_0 rows, full-range Q8_K activations, 16..64 rows, 1..9 blocks, every
-// column count 1..19 (tiles and tails).
+// column count 1..40 (full panels of every tile width and every tail).
 //
 // usage: tq_gemm_check     prints "<variant> ok <cases>" (or "none" where this ISA has no GEMM)
 #include "tq-gemm.h"
@@ -55,18 +55,26 @@ int main() {
             }
             std::vector<block_tqx16> packed((size_t) (m / 16) * nb);
             tq_repack_rows(type, w.data(), m, k, packed.data());
-            for (int n = 1; n <= 19; ++n) {
+            for (int n = 1; n <= 40; ++n) {
                 std::vector<block_q8_K> y((size_t) n * nb);
                 for (auto & b : y) {
                     b.d = (float) (rnd() % 1000 + 1) / 20000.0f;
                     for (int e = 0; e < QK_K; ++e) b.qs[e] = (int8_t) (rnd() % 256 - 128);
                     for (int g = 0; g < 16; ++g) { int s = 0; for (int e = 0; e < 16; ++e) s += b.qs[16*g + e]; b.bsums[g] = (int16_t) s; }
                 }
+                // activation panels (tq-gemm.h) of the kernel's tile width, then the tail panel
+                const int64_t width = tq_gemm_tile_width();
+                std::vector<char> panels(tq_panels_size(nb, n, width));
+                for (int c = 0; c < n; ++c) {
+                    int64_t pw;
+                    const size_t off = tq_panel_offset(nb, n, width, c, &pw);
+                    tq_pack_q8K_column(y.data() + (size_t) c*nb, nb, panels.data() + off, pw, c % width);
+                }
                 std::vector<float> out((size_t) n * m, NAN);
                 std::vector<float *> dst(n);
                 for (int g = 0; g < m / 16; ++g) {
                     for (int c = 0; c < n; ++c) dst[c] = out.data() + (size_t) c*m + 16*g;
-                    tq_gemm_group(nb, packed.data() + (size_t) g*nb, (const char *) y.data(), nb * sizeof(block_q8_K), n, dst.data());
+                    tq_gemm_group(nb, packed.data() + (size_t) g*nb, panels.data(), n, dst.data());
                 }
                 for (int c = 0; c < n; ++c) for (int r = 0; r < m; ++r) {
                     float ref = 0; double mag = 0;
