@@ -133,3 +133,34 @@ def test_q8K_quantizer_byte_identical(lib):
         f(ptr(x), ptr(a), k)
         g(ptr(x), ptr(b), k)
         assert np.array_equal(a, b), t
+
+
+def test_q8K_panel_quantizer_matches_quantize_then_pack(lib):
+    """The fused activation quantizer of the repacked path (float row -> one column of a panel,
+    tq-gemm.h) writes the same bytes as tq_quantize_row_q8_K followed by tq_pack_q8K_column, for
+    every panel width 1..16 and column slot, zero blocks and ties included; slots of other
+    columns are left alone."""
+    fused = lib.tq_gguf_test_quantize_q8K_panel_column
+    fused.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64]
+    pack = lib.tq_gguf_test_pack_q8K_column
+    pack.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64]
+    quant = lib.tq_gguf_test_quantize_q8_K
+    quant.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
+    rng = np.random.default_rng(17)
+    for t in range(120):
+        nb = 1 + t % 5
+        k = QK_K * nb
+        nc = 1 + t % 16
+        c = int(rng.integers(0, nc))
+        x = (rng.standard_normal(k) * rng.uniform(1e-3, 100)).astype(np.float32)
+        if t % 7 == 0:
+            x[QK_K * (nb - 1):] = 0
+        if t % 5 == 0:
+            x[rng.integers(0, k, 3)] = -np.abs(x).max()
+        q8 = np.zeros(nb * 292, np.uint8)
+        quant(ptr(x), ptr(q8), k)
+        a = rng.integers(0, 256, nb * nc * 264, dtype=np.uint8)  # other columns' bytes must survive
+        b = a.copy()
+        pack(ptr(q8), nb, ptr(a), nc, c)
+        fused(ptr(x), k, ptr(b), nc, c)
+        assert np.array_equal(a, b), (t, nb, nc, c)

@@ -18,8 +18,8 @@ namespace {
 struct tq_tile_kernel {
     static constexpr int width = 4;  // columns per panel: 16 int32x4 accumulators of 32 q registers
 
-    // Activation panel of NC columns (tq-gemm.h): per block d[NC], sum[NC], qs[16][NC][16]; each
-    // column's integer sums start at -sum (the code = trit + 1 offset).
+    // Activation panel of NC columns (tq-gemm.h): per block d[NC], neg_sum[NC], qs[16][NC][16];
+    // each column's integer sums start at neg_sum (the code = trit + 1 offset).
     template <int NC>
     static void tile(int64_t nb, const block_tqx16 * w, const char * panel, float ** dst) {
         const uint8x16_t m3 = vdupq_n_u8(3);
@@ -32,7 +32,7 @@ struct tq_tile_kernel {
             const int32_t * ys  = (const int32_t *) (pb + NC*sizeof(float));
             const int8_t  * yqs = (const int8_t *) (pb + NC*(sizeof(float) + sizeof(int32_t)));
             int32x4_t acc[NC][4];
-            for (int c = 0; c < NC; ++c) for (int r = 0; r < 4; ++r) acc[c][r] = vdupq_n_s32(-ys[c]);
+            for (int c = 0; c < NC; ++c) for (int r = 0; r < 4; ++r) acc[c][r] = vdupq_n_s32(ys[c]);
             for (int p = 0; p < 16; ++p) {
                 const uint8_t * q = w[i].qs + 64*p;
                 int8x16_t yv[NC];

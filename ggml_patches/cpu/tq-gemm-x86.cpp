@@ -8,6 +8,12 @@
 #include <immintrin.h>
 #include <string.h>
 
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12 flags the _mm512_undefined_*() pass-through inside its own _mm512_cvtph_ps /
+// _mm512_cvtepi32_ps once wide tiles spill: a false positive in the intrinsic headers
+#    pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace {
 
 #ifndef TQ_PREFETCH
@@ -18,12 +24,12 @@ namespace {
 template <int NC>
 struct tq_panel_block {
     const float   * d;
-    const int32_t * sum;
+    const int32_t * neg_sum;
     const int8_t  * qs;
     tq_panel_block(const char * panel, int64_t i) {
         const char * b = panel + (size_t) i * tq_panel_block_size(NC);
         d   = (const float *) b;
-        sum = (const int32_t *) (b + NC*sizeof(float));
+        neg_sum = (const int32_t *) (b + NC*sizeof(float));
         qs  = (const int8_t *) (b + NC*(sizeof(float) + sizeof(int32_t)));
     }
     // the 4 activation bytes of column c at 16*p + 4*s .. +3, as one int32
@@ -37,9 +43,9 @@ struct tq_panel_block {
 #if defined(__AVX512F__) && defined(__AVX512BW__)
 
 // AVX-512: a 64-byte V covers all 16 rows. With VNNI one vpdpbusd per (V, column), and each
-// column's integer sum starts at -sum (its block sum of q8, from the panel); without VNNI,
+// column's integer sum starts at neg_sum (minus its block sum of q8, from the panel); without VNNI,
 // vpmaddubsw into 16-bit lanes (per block each lane sums 64 pairs in [-512, 508]: fits int16
-// exactly), one vpmaddwd per block, then -sum.
+// exactly), one vpmaddwd per block, then + neg_sum.
 //
 // Per (p, s) the decode of V (vpsrlw + vpandd, on the ports that also run vpdpbusd) is shared by
 // the NC columns of the panel, so wide panels (NC = 16) spend 2 of 18 vector ops on it. With 16
@@ -76,7 +82,7 @@ struct tq_tile_kernel {
             for (int c = 0; c < NC; ++c) {
                 for (int a = 0; a < NA; ++a) {
 #if defined(__AVX512VNNI__)
-                    acc[c][a] = a == 0 ? _mm512_set1_epi32(-yb.sum[c]) : _mm512_setzero_si512();
+                    acc[c][a] = a == 0 ? _mm512_set1_epi32(yb.neg_sum[c]) : _mm512_setzero_si512();
 #else
                     acc[c][a] = _mm512_setzero_si512();
 #endif
@@ -112,7 +118,7 @@ struct tq_tile_kernel {
                 // 16-bit chains hold at most 64 pair sums each: exact (see above); widen, then add
                 __m512i a = _mm512_madd_epi16(acc[c][0], _mm512_set1_epi16(1));
                 for (int k = 1; k < NA; ++k) a = _mm512_add_epi32(a, _mm512_madd_epi16(acc[c][k], _mm512_set1_epi16(1)));
-                a = _mm512_sub_epi32(a, _mm512_set1_epi32(yb.sum[c]));
+                a = _mm512_add_epi32(a, _mm512_set1_epi32(yb.neg_sum[c]));
 #endif
                 const __m512 d = _mm512_mul_ps(_mm512_set1_ps(yb.d[c]), dx);
                 _mm512_store_ps(acc_f[c], _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), d, _mm512_load_ps(acc_f[c])));
@@ -125,8 +131,8 @@ struct tq_tile_kernel {
 #else
 
 // AVX2: V as two 32-byte halves (rows 0-7, rows 8-15). AVX-VNNI vpdpbusd where available (sums
-// start at -sum), otherwise vpmaddubsw into 16-bit lanes (exact per block, see above) + one
-// vpmaddwd per block, then -sum.
+// start at neg_sum), otherwise vpmaddubsw into 16-bit lanes (exact per block, see above) + one
+// vpmaddwd per block, then + neg_sum.
 struct tq_tile_kernel {
     static constexpr int width = 4;  // 8 int32 accumulators of 16 ymm
 
@@ -145,7 +151,7 @@ struct tq_tile_kernel {
             const tq_panel_block<NC> yb(panel, i);
             __m256i acc[2*NC];
             for (int c = 0; c < NC; ++c) {
-                acc[2*c] = acc[2*c+1] = VNNI ? _mm256_set1_epi32(-yb.sum[c]) : _mm256_setzero_si256();
+                acc[2*c] = acc[2*c+1] = VNNI ? _mm256_set1_epi32(yb.neg_sum[c]) : _mm256_setzero_si256();
             }
             const uint8_t * q = w[i].qs;
             for (int p = 0; p < 16; ++p) {
@@ -175,9 +181,9 @@ struct tq_tile_kernel {
             for (int c = 0; c < NC; ++c) {
                 __m256i a0 = acc[2*c], a1 = acc[2*c+1];
                 if (!VNNI) {
-                    const __m256i sy = _mm256_set1_epi32(yb.sum[c]);
-                    a0 = _mm256_sub_epi32(_mm256_madd_epi16(a0, _mm256_set1_epi16(1)), sy);
-                    a1 = _mm256_sub_epi32(_mm256_madd_epi16(a1, _mm256_set1_epi16(1)), sy);
+                    const __m256i sy = _mm256_set1_epi32(yb.neg_sum[c]);
+                    a0 = _mm256_add_epi32(_mm256_madd_epi16(a0, _mm256_set1_epi16(1)), sy);
+                    a1 = _mm256_add_epi32(_mm256_madd_epi16(a1, _mm256_set1_epi16(1)), sy);
                 }
                 const __m256 dy = _mm256_set1_ps(yb.d[c]);
                 accf[2*c]   = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a0), _mm256_mul_ps(dy, dx0), accf[2*c]);

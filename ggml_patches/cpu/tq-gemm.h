@@ -18,11 +18,12 @@
 // Activations (panel of nc Q8_K columns, nc = 1 .. tq_gemm_tile_width()): per 256-column block i,
 // tq_panel_block_size(nc) = 264*nc bytes:
 //   float   d[nc]            column c's Q8_K scale
-//   int32_t sum[nc]          column c's sum of the block's 256 q8 (the sum of its Q8_K bsums)
+//   int32_t neg_sum[nc]      minus column c's sum of the block's 256 q8 (minus its Q8_K bsums)
 //   int8_t  qs[16][nc][16]   qs[p][c][j] = column c's q8 at 16*p + j
 // so the kernel reads the nc columns of one weight vector P_p from one pointer at constant
 // offsets (x86: 4-byte broadcasts, NEON: one 16-byte load per column), and starts each block's
-// integer sums at -sum (the code = trit + 1 offset) instead of reducing bsums per tile.
+// integer sums at neg_sum (the code = trit + 1 offset: one broadcast from memory) instead of
+// reducing bsums per tile.
 // A matmul's columns are cut into panels of tq_gemm_tile_width() columns, then one panel of the
 // rest, each panel a column tile of the GEMM (tq_panels_size / tq_pack_q8K_panels).
 //
@@ -70,7 +71,8 @@ size_t tq_panels_size(int64_t nb, int64_t ncols, int64_t width);
 size_t tq_panel_offset(int64_t nb, int64_t ncols, int64_t width, int64_t j, int64_t * panel_width);
 // Writes one Q8_K row (nb blocks) as column c of the panel of nc columns at panel
 // (tq-repack-layout.cpp, portable C++).
-void tq_pack_q8K_column(const block_q8_K * row, int64_t nb, void * panel, int64_t nc, int64_t c);
+// (C linkage: the C quantizer, tq-q8k-x86.c, uses it where it has no vector path.)
+extern "C" void tq_pack_q8K_column(const block_q8_K * row, int64_t nb, void * panel, int64_t nc, int64_t c);
 
 #if defined(TQ_HAVE_GEMM)
 // One group of 16 rows (nb blocks at w) against ncols activation columns in panels of

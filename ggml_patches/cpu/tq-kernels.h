@@ -55,6 +55,12 @@ TQ_API void tq_gguf_cpu_set_kernels(int mode);
 void tq_quantize_row_q8_K(const float * x, void * y, int64_t k);
 TQ_API void tq_gguf_test_quantize_q8_K(const float * x, void * y, int64_t k);
 
+// float row (k values) -> column c of an activation panel of nc columns (tq-gemm.h), the same
+// bytes as tq_quantize_row_q8_K then tq_pack_q8K_column (tq-q8k-x86.c)
+void tq_quantize_q8K_panel_column(const float * x, int64_t k, void * panel, int64_t nc, int64_t c);
+TQ_API void tq_gguf_test_quantize_q8K_panel_column(const float * x, int64_t k, void * panel, int64_t nc, int64_t c);
+TQ_API void tq_gguf_test_pack_q8K_column(const void * row, int64_t nb, void * panel, int64_t nc, int64_t c);
+
 // Name of the vec_dot variant compiled into this build ("avx512vnni", "avx2", "neon-dotprod", ...).
 TQ_API const char * tq_gguf_cpu_vec_dot_variant(void);
 

@@ -1,4 +1,5 @@
-// TQ1_0 / TQ2_0 rows -> the 16-row interleaved layout of tq-gemm.h (portable, load time only).
+// TQ1_0 / TQ2_0 rows -> the 16-row interleaved layout of tq-gemm.h (portable; load time), and Q8_K
+// rows -> activation panels (portable; the reference for the vectorised panel quantizer).
 #include "tq-gemm.h"
 
 #include <string.h>
@@ -79,14 +80,14 @@ void tq_pack_q8K_column(const block_q8_K * row, int64_t nb, void * panel, int64_
     for (int64_t i = 0; i < nb; ++i) {
         char * blk = (char *) panel + (size_t) i * tq_panel_block_size(nc);
         float   * d   = (float *) blk;
-        int32_t * sum = (int32_t *) (blk + nc*sizeof(float));
+        int32_t * neg_sum = (int32_t *) (blk + nc*sizeof(float));
         int8_t  * qs  = (int8_t *) (blk + nc*(sizeof(float) + sizeof(int32_t)));
         int32_t s = 0;
         for (int g = 0; g < QK_K/16; ++g) {
-            s += row[i].bsums[g];
+            s -= row[i].bsums[g];
         }
         memcpy(d + c, &row[i].d, sizeof(float));
-        memcpy(sum + c, &s, sizeof(s));
+        memcpy(neg_sum + c, &s, sizeof(s));
         for (int p = 0; p < QK_K/16; ++p) {
             memcpy(qs + (p*nc + c)*16, row[i].qs + 16*p, 16);
         }

@@ -88,18 +88,12 @@ class tq_tensor_traits : public ggml::cpu::tensor_traits {
             return (float *) ((char *) dst->data + i11*nb1 + i12*nb2 + i13*nb3);
         };
 
-        // activations -> Q8_K blocks (tq_quantize_row_q8_K: byte-identical to ggml-cpu's Q8_K
-        // from_float, vectorised) -> panels, one block at a time through a stack block
+        // activations -> Q8_K (byte-identical to ggml-cpu's from_float) written into the panels
         for (int64_t panel = ith; panel < npanel; panel += nth) {
             int64_t nc;
             char * pp = panels + tq_panel_offset(nb, ncols, width, panel*width, &nc);
             for (int64_t c = 0; c < nc; ++c) {
-                const float * x = src1_col(panel*width + c);
-                for (int64_t i = 0; i < nb; ++i) {
-                    block_q8_K q8;
-                    tq_quantize_row_q8_K(x + i*QK_K, &q8, QK_K);
-                    tq_pack_q8K_column(&q8, 1, pp + i*tq_panel_block_size(nc), nc, c);
-                }
+                tq_quantize_q8K_panel_column(src1_col(panel*width + c), ne10, pp, nc, c);
             }
         }
 
