@@ -83,7 +83,11 @@ static void run_mv(int type, const char * x, const float * y, int * yq, float2 *
 }
 
 int main(int argc, char ** argv) {
+    // usage: harness [reps [M K [TYPE]]]: with M K, only that shape, with TYPE (2 or 1) only TQ2_0 or
+    // TQ1_0 (for profiling one kernel under ncu: its first launch is the default kernel at n = 1)
     const int reps = argc > 1 ? atoi(argv[1]) : 30;
+    const int only_m = argc > 3 ? atoi(argv[2]) : 0, only_k = argc > 3 ? atoi(argv[3]) : 0;
+    const int only_type = argc > 4 ? (atoi(argv[4]) == 1 ? TQ1 : TQ2) : -1;
     cudaDeviceProp prop; CK(cudaGetDeviceProperties(&prop, 0));
     printf("device: %s, %d SMs, L2 %d MB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
     std::mt19937 rng(1234);
@@ -116,8 +120,10 @@ int main(int argc, char ** argv) {
     int fails = 0;
 
     for (int type : {TQ2, TQ1}) {
+        if (only_type >= 0 && type != only_type) continue;
         const int bs = type == TQ2 ? 66 : 54;
         for (const Shape & sh : shapes) {
+            if (only_m && (sh.m != only_m || sh.k != only_k)) continue;
             const int nb = sh.k/256;
             const int64_t rb = (int64_t) nb*bs;
             const size_t wbytes = (size_t) rb*sh.m;
@@ -157,34 +163,46 @@ int main(int argc, char ** argv) {
                     }
                 }
             }
-            for (int n : cols) {
+            // relative RMS error of variant v (>= 0: with the quantize kernel) against the float64 reference
+            auto check = [&](const int n, const int v) {
                 CK(cudaMemset(dd, 0xFF, (size_t) sh.m*8*4));
-                run_mv(type, dw, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st);
+                run_mv(type, dw, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, v);
                 CK(cudaGetLastError()); CK(cudaStreamSynchronize(st));
                 std::vector<float> out((size_t) sh.m*n);
                 CK(cudaMemcpy(out.data(), dd, out.size()*4, cudaMemcpyDeviceToHost));
-                double se = 0, sr = 0, maxe = 0;
+                double se = 0, sr = 0;
                 for (size_t ri = 0; ri < rows.size(); ++ri) for (int c = 0; c < n; ++c) {
                     const double e = out[(size_t) c*sh.m + rows[ri]] - ref[ri*8 + c];
-                    se += e*e; sr += ref[ri*8 + c]*ref[ri*8 + c]; maxe = std::max(maxe, std::fabs(e));
+                    se += e*e; sr += ref[ri*8 + c]*ref[ri*8 + c];
                 }
                 const double rel = std::sqrt(se/std::max(sr, 1e-30));
-                const bool ok = rel < 2e-2 && std::isfinite(rel);
-                if (!ok || !sh.time) printf("check %s %dx%d n=%d: rel rms err %.2e %s\n", type == TQ2 ? "TQ2_0" : "TQ1_0", sh.m, sh.k, n, rel, ok ? "ok" : "FAIL");
-                fails += !ok;
+                return std::isfinite(rel) ? rel : 1e30;
+            };
+            // timing columns: 0 = quantize + default kernel; NO_QUANT = default kernel alone; 1..7 = fixed
+            // launch shapes (NWxSTAGES, see mul_mat_vec; 7 = NW4S2 with cp.async instead of bulk copies)
+            const int NO_QUANT = -1000;
+            const int variants[] = {0, NO_QUANT, 1, 2, 3, 4, 5, 6, 7};
+            for (int n : cols) {
+                double rel = 0;
+                bool ok = true;
+                for (int v : variants) {
+                    if (v == NO_QUANT) continue;
+                    const double r = check(n, v);
+                    const bool okv = r < 2e-2;
+                    if (!okv || (!sh.time && v == 0)) printf("check %s %dx%d n=%d variant %d: rel rms err %.2e %s\n", type == TQ2 ? "TQ2_0" : "TQ1_0", sh.m, sh.k, n, v, r, okv ? "ok" : "FAIL");
+                    fails += !okv;
+                    ok = ok && okv;
+                    if (v == 0) rel = r;
+                }
                 if (!sh.time || !ok) continue;
-                // timing: variant 0 = quantize + default kernel; -v = kernel only (no quantize) of variant v
-                const int variants[] = {0, -4, 1, 2, 3, 4};
                 std::string line = "";
                 char buf[256];
                 snprintf(buf, sizeof buf, "| %s | %5d x %5d | %d |", type == TQ2 ? "TQ2_0" : "TQ1_0", sh.m, sh.k, n);
                 line += buf;
                 for (int v : variants) {
-                    const int vv = v == -4 ? 0 : v;      // -4 slot: default kernel without quantize
-                    const int call = v == -4 ? -1000 : vv; // negative: skip quantize (variant |call| unknown -> default)
-                    for (int i = 0; i < 3; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, call);
+                    for (int i = 0; i < 3; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, v);
                     CK(cudaEventRecord(e0, st));
-                    for (int i = 0; i < reps; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, call);
+                    for (int i = 0; i < reps; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, v);
                     CK(cudaEventRecord(e1, st)); CK(cudaEventSynchronize(e1));
                     CK(cudaGetLastError());
                     float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
@@ -202,7 +220,7 @@ int main(int argc, char ** argv) {
             CK(cudaFree(dw)); CK(cudaFree(dy)); CK(cudaFree(yq)); CK(cudaFree(ym)); CK(cudaFree(dd));
         }
     }
-    printf("\n| type | m x k | n | us (quant+mv) | weight GB/s | of copy | mv only | NW4S3 | NW8S1 | NW8S2 | NW4S1 | rel err |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("\n| type | m x k | n | us (quant+mv) | weight GB/s | of copy | mv only | v1 | v2 | v3 | v4 | v5 | v6 | v7 | rel err |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (auto & l : table) printf("%s\n", l.c_str());
     printf("fails: %d\n", fails);
     return fails ? 1 : 0;

@@ -8,7 +8,12 @@
 #   test          test-backend-ops (CUDA vs CPU) for every TQ1_0/TQ2_0 MUL_MAT, MUL_MAT_ID, GET_ROWS case
 #   sanitize      the TQ2_0/TQ1_0 cases (subset) under compute-sanitizer memcheck and racecheck
 #   harness       bench/cuda_mmv_harness.cu (TQ mat-vec kernel alone: check + timing)
+#   harness-ref   the same harness built from .device/ref/ (an earlier cuda_mmv_harness.cu and
+#                 tq-mmv-kernel.cuh, copied there by hand: an A/B of kernel versions in one run)
+#   profile       ncu (Speed Of Light, memory, occupancy, warp states, instruction mix) of the default
+#                 TQ2_0 and TQ1_0 mat-vec at n = 1 on the two 70B shapes
 #   kernels-mmvq  TQ kernel perf cases with TQ_GGUF_CUDA_MMV=0 (mmvq path)
+#   kernels-mmq   TQ batches 16..512: MMQ only vs the default (dequantize + cuBLAS for large batches)
 #   kernels       test-backend-ops perf -o MUL_MAT for F16, Q4_0, Q2_0, TQ2_0, TQ1_0 (4096x14336, 70B shapes)
 #   models:CLS    synthetic F16 GGUF of class CLS (3b, 8b, 13b) + llama-quantize to Q4_0 Q2_0 TQ2_0 TQ1_0
 #   bench:CLS     llama-bench pp512/tg128 fa 0,1 and llama-batched-bench (1..64) for those models
@@ -33,8 +38,11 @@ for stage in "$@"; do
   case $stage in
   build)
     say "build: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null)"
+    # portable x86 features (AVX2, no AMX): the host CPU only runs the CPU side of the logits check,
+    # and upstream's AMX path (picked by -march=native on AMX Xeons) crashes on Q4_0/Q8_0/Q6_K weights
     python3 -m tq_gguf build-tools --build-dir "$B" --cuda --cuda-arch "${CUDA_ARCH:-90}" \
-        --pristine-tarball .device/llama.cpp-pristine.tar.gz -j "$(nproc)" \
+        --pristine-tarball .device/llama.cpp-pristine.tar.gz -j "$(nproc)" --no-native \
+        --cmake=-DGGML_AVX=ON --cmake=-DGGML_AVX2=ON --cmake=-DGGML_FMA=ON --cmake=-DGGML_F16C=ON --cmake=-DGGML_BMI2=ON \
         --target test-backend-ops --target llama-bench --target llama-batched-bench --target llama-quantize \
         > "$OUT/build.log" 2>&1
     rc=$?; tail -3 "$OUT/build.log"; say "build rc=$rc"; [ $rc = 0 ] || exit 1 ;;
@@ -48,6 +56,10 @@ for stage in "$@"; do
     echo "## TQ_GGUF_CUDA_MMV=0" >> "$OUT/test-backend-ops.log"
     TQ_GGUF_CUDA_MMV=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
     say "test MUL_MAT (mmvq, TQ_GGUF_CUDA_MMV=0) rc=$?"
+    # large batches again through MMQ (the default sends batches >= 256 to dequantize + cuBLAS)
+    echo "## TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0" >> "$OUT/test-backend-ops.log"
+    TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+    say "test MUL_MAT (MMQ only, TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0) rc=$?"
     say "test: $(grep -E 'tests passed' "$OUT/test-backend-ops.log" | tr -s ' ' | tr '\n' ';') FAIL lines: $(grep -c 'FAIL' "$OUT/test-backend-ops.log")"
     grep -E "FAIL" "$OUT/test-backend-ops.log" | head -20 ;;
   sanitize)
@@ -68,11 +80,37 @@ for stage in "$@"; do
     nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda bench/cuda_mmv_harness.cu -o /tmp/tq_mmv_harness > "$OUT/harness.log" 2>&1 &&
       /tmp/tq_mmv_harness >> "$OUT/harness.log" 2>&1
     say "harness rc=$?"; grep -E "^\||fails|FAIL|device|copy" "$OUT/harness.log" | tee -a "$SUMMARY" ;;
+  harness-ref)
+    [ -d .device/ref ] || { say "harness-ref: no .device/ref"; continue; }
+    nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -I.device/ref .device/ref/cuda_mmv_harness.cu -o /tmp/tq_mmv_harness_ref > "$OUT/harness-ref.log" 2>&1 &&
+      /tmp/tq_mmv_harness_ref >> "$OUT/harness-ref.log" 2>&1
+    say "harness-ref rc=$?"; grep -E "^\||fails|FAIL|device|copy" "$OUT/harness-ref.log" | tee -a "$SUMMARY" ;;
+  profile)
+    [ -x /tmp/tq_mmv_harness ] || nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda bench/cuda_mmv_harness.cu -o /tmp/tq_mmv_harness
+    : > "$OUT/profile.log"
+    for shape in "28672 8192" "8192 28672"; do
+      for ty in 2 1; do
+        echo "## TQ${ty}_0 $shape" >> "$OUT/profile.log"
+        ncu --clock-control none -k regex:tq_mmv_kernel -c 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
+            --section Occupancy --section WarpStateStats --section InstructionStats --section LaunchStats \
+            /tmp/tq_mmv_harness 1 $shape $ty >> "$OUT/profile.log" 2>&1
+      done
+    done
+    say "profile rc=$?"; grep -E "^## |DRAM Throughput|Memory Throughput|Duration|Achieved Occupancy|Registers Per|Issue Slots Busy|Executed Ipc A|Warp Cycles Per Issued|Block Limit" "$OUT/profile.log" | tee -a "$SUMMARY" ;;
   kernels-mmvq)
     # the same TQ perf cases through mmvq (A/B for the tq-mmv kernel)
     TQ_GGUF_CUDA_MMV=0 "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT -p 'type_a=(tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=(1|2|4|8),k=(28672|8192),' \
         > "$OUT/kernels-mmvq.log" 2>&1
     say "kernels-mmvq rc=$?"; grep -E "MUL_MAT" "$OUT/kernels-mmvq.log" | sed -E 's/ +/ /g' | cut -c1-200 | tee -a "$SUMMARY" ;;
+  kernels-mmq)
+    # TQ batches 16..512 through MMQ vs the default (dequantize + cuBLAS from 256): where the crossover is
+    for env in 0 1; do
+      TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=$env "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT \
+          -p 'type_a=(f16|tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=(16|32|64|128|256|512),k=(28672|8192),' \
+          > "$OUT/kernels-cublas-min-$env.log" 2>&1
+      say "kernels TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=$env rc=$?"
+      grep -E "MUL_MAT" "$OUT/kernels-cublas-min-$env.log" | sed -E 's/ +/ /g' | cut -c1-160 | tee -a "$SUMMARY"
+    done ;;
   kernels)
     "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT -p 'type_a=(f16|q4_0|q2_0|tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=('"${KN:-1|2|4|8|512}"'),k=(28672|8192),' \
         > "$OUT/kernels.log" 2>&1
@@ -89,6 +127,10 @@ for stage in "$@"; do
     args=""; for t in F16 $TYPES; do [ $t = F16 ] && f=$M/$c-f16.gguf || f=$M/$c-$t.gguf; args="$args -m $f"; done
     "$BIN/llama-bench" -ngl 99 -p 512 -n 128 -r "$REPS" -fa "${FA:-0,1}" $args -o md > "$OUT/bench-$c.log" 2>&1
     say "llama-bench $c rc=$?"; grep '^|' "$OUT/bench-$c.log" | tee -a "$SUMMARY"
+    # A/B for prompts: the TQ types with MMQ only (no dequantize + cuBLAS)
+    TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0 "$BIN/llama-bench" -ngl 99 -p 512 -n 0 -r "$REPS" -fa 0 -m "$M/$c-TQ2_0.gguf" -m "$M/$c-TQ1_0.gguf" -o md \
+        > "$OUT/bench-$c-mmq.log" 2>&1
+    say "llama-bench $c pp512 MMQ only rc=$?"; grep '^|' "$OUT/bench-$c-mmq.log" | tee -a "$SUMMARY"
     for t in F16 $TYPES; do
       [ $t = F16 ] && f=$M/$c-f16.gguf || f=$M/$c-$t.gguf
       echo "## $t" >> "$OUT/batched-$c.log"

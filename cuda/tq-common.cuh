@@ -50,6 +50,9 @@ static constexpr __host__ __device__ bool ggml_cuda_is_tq_type(const ggml_type t
     return type == GGML_TYPE_TQ1_0 || type == GGML_TYPE_TQ2_0;
 }
 
+// MMQ (true) or dequantize + cuBLAS (false) for a TQ MUL_MAT with ne11 columns (cuda/tq-mmq-dispatch.cu).
+bool ggml_cuda_tq_should_use_mmq(int cc, int64_t ne11, int64_t n_experts);
+
 // TQ2_0: the four 2-bit codes of bytes 0..3 of q at shift s, one per byte (values 0..2).
 static __device__ __forceinline__ int tq2_codes(const int q, const int s) {
     return (q >> (2*s)) & 0x03030303;

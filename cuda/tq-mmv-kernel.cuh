@@ -9,11 +9,20 @@
 // (4 activation bytes per 2-bit weight byte per column), so n = 2..8 costs ~n times n = 1.
 //
 // Design:
-//   * A CTA owns 16 rows (one m16 mma tile); its NW warps split K into chunks of 8 blocks
-//     (TQ2_0: 8*66 = 528 bytes = 33*16, TQ1_0: 8*54 = 432 = 27*16). Each warp streams its chunks of
-//     the 16 rows into shared memory with cp.async (16-byte copies when rows are 16-byte aligned, i.e.
-//     blocks per row % 8 == 0: all Llama shapes; else 8 or 4 bytes), STAGES deep, no CTA barrier
-//     until the final cross-warp reduction.
+//   * Work item = (16-row tile, chunk of 8 blocks along K). A CTA owns whole tiles (tile = blockIdx.x +
+//     i*gridDim.x: the grid is at most one wave, sized by the occupancy API, so every CTA is resident
+//     and there is no tail wave); its NW warps split each tile's chunks (warp w takes chunks w, w+NW..).
+//     Each warp streams its items with cp.async into its own STAGES-deep ring in shared memory
+//     (TQ2_0: 8*66 = 528 bytes = 33*16 per row, TQ1_0: 8*54 = 432 = 27*16; 16-byte copies when rows
+//     are 16-byte aligned, i.e. blocks per row % 8 == 0: all Llama shapes; else 8 or 4 bytes). The ring
+//     runs across tile boundaries, so a warp always has STAGES-1 items in flight while it decodes one:
+//     the DRAM stream never stops for decode, mma or the per-tile reduction. Warps only meet once per
+//     tile, at the cross-warp reduction (double-buffered, so one barrier per tile).
+//   * Programmatic dependent launch (sm_90+, like ggml-cuda's own kernels): the quantizer lets this
+//     kernel launch at once; this kernel issues its first weight copies (weights are never written by
+//     a preceding kernel) before waiting for the quantizer's results (griddepcontrol.wait), so the
+//     launch and the activation quantization hide under the weight stream. No __restrict__ on the
+//     pointers read after the wait (a non-coherent load must not be hoisted above it).
 //   * In shared memory a pair of blocks is word aligned (TQ2_0: 33 words, TQ1_0: 27 words); the odd
 //     block of a pair starts 2 bytes into a word and is realigned with __funnelshift_r.
 //   * Decode: a 32-bit weight word yields int8x4 groups of codes c in {0,1,2} (trit + 1) for 4
@@ -34,6 +43,7 @@
 // 108 = 12 mod 32: 12g + t covers 32 distinct banks for g < 8, t < 4.
 
 #include <cstdint>
+#include <cstdlib>
 #include <cuda_fp16.h>
 
 namespace tq_mmv {
@@ -43,6 +53,7 @@ enum : int { TQ2 = 0, TQ1 = 1 };
 constexpr int ROWS      = 16; // rows per CTA
 constexpr int CHUNK_BLK = 8;  // blocks per staged chunk
 constexpr int MAX_COLS  = 8;  // mma N
+constexpr int COPY_BULK = 0;  // tq_mmv_kernel's cpy for Hopper bulk copies
 
 template <int type> struct traits;
 template <> struct traits<TQ2> { static constexpr int bs = 66; };
@@ -67,12 +78,27 @@ static __host__ __device__ __forceinline__ int tq_mmv_elem(const int t, const in
     }
 }
 
+// Programmatic dependent launch (sm_90+; no-ops elsewhere): wait for the preceding kernel's results /
+// allow the next kernel to launch (it still waits for our results before reading them).
+static __device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
+static __device__ __forceinline__ void pdl_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
 // ---- activation quantizer: y (f32, column stride stride_col) -> int8 permuted + (d, d*S) ----
 // grid (nb, MAX_COLS), 32 threads. yq: [col][block][t][16 ints]; ym: [block][MAX_COLS] float2.
 template <int type>
 __global__ void __launch_bounds__(32) tq_mmv_quantize(
-        const float * __restrict__ y, int * __restrict__ yq, float2 * __restrict__ ym,
-        const int nb, const int ncols, const int64_t stride_col) {
+        const float * y, int * yq, float2 * ym, const int nb, const int ncols, const int64_t stride_col) {
+    pdl_launch_dependents();
+    pdl_wait(); // y comes from the preceding kernel; yq/ym may still be read by an earlier mat-vec
     const int b = blockIdx.x, col = blockIdx.y, lane = threadIdx.x;
     if (col >= ncols) {
         if (lane == 0) {
@@ -132,12 +158,61 @@ static __device__ __forceinline__ void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;\n" :: "n"(n));
 }
 
-// D = A*B + D, m16n8k32, int8 inputs, int32 accumulators (row.col).
-static __device__ __forceinline__ void mma_s8(int (&c)[4], const int a0, const int a1, const int a2, const int a3,
+// Hopper bulk copies (TMA, 1D): one instruction moves a whole row piece into shared memory and
+// completes on an mbarrier. Only sm_90+ kernels take this path (the host checks the device).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define TQ_MMV_BULK_AVAILABLE
+#endif
+
+static __device__ __forceinline__ uint32_t smem_addr(const void * p) {
+    return (uint32_t) __cvta_generic_to_shared(p);
+}
+
+static __device__ __forceinline__ void mbar_init(uint64_t * bar, const uint32_t count) {
+#ifdef TQ_MMV_BULK_AVAILABLE
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" :: "r"(smem_addr(bar)), "r"(count) : "memory");
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+
+static __device__ __forceinline__ void mbar_expect_tx(uint64_t * bar, const uint32_t bytes) {
+#ifdef TQ_MMV_BULK_AVAILABLE
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" :: "r"(smem_addr(bar)), "r"(bytes) : "memory");
+#endif
+}
+
+static __device__ __forceinline__ void bulk_copy(void * dst, const void * src, const uint32_t bytes, uint64_t * bar) {
+#ifdef TQ_MMV_BULK_AVAILABLE
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
+        :: "r"(smem_addr(dst)), "l"(src), "r"(bytes), "r"(smem_addr(bar)) : "memory");
+#endif
+}
+
+static __device__ __forceinline__ void mbar_wait(uint64_t * bar, const uint32_t parity) {
+#ifdef TQ_MMV_BULK_AVAILABLE
+    asm volatile("{\n"
+                 ".reg .pred done;\n"
+                 "TQ_MMV_WAIT_%=:\n"
+                 "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+                 "@!done bra TQ_MMV_WAIT_%=;\n"
+                 "}\n" :: "r"(smem_addr(bar)), "r"(parity) : "memory");
+#endif
+}
+
+// D = A*B + D, m16n8k32, int8 inputs, int32 accumulators (row.col). A signed (s8) or unsigned (u8).
+template <bool a_unsigned>
+static __device__ __forceinline__ void mma_i8(int (&c)[4], const int a0, const int a1, const int a2, const int a3,
                                               const int b0, const int b1) {
-    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-        : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
-        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+    if (a_unsigned) {
+        asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+            : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+            : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+    } else {
+        asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+            : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+            : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+    }
 }
 
 static __device__ __forceinline__ float h2f_lo(const uint32_t w) {
@@ -145,6 +220,9 @@ static __device__ __forceinline__ float h2f_lo(const uint32_t w) {
 }
 
 // TQ2_0 block of one row: 16 groups of thread t. q(j) returns qs word j of the block.
+// Group 4s+u is word t+4u masked to the codes at shift s, NOT shifted down: bytes c*4^s (0..192,
+// exact as u8). Every mma takes groups of one shift only (mma j: groups 2j, 2j+1, shift j/2), so its
+// accumulator is 4^s times the true sum and is shifted back exactly afterwards: one AND per 4 weights.
 template <typename Q>
 static __device__ __forceinline__ void tq_mmv_decode_tq2(int (&a)[16], const Q & q, const int t) {
 #pragma unroll
@@ -152,7 +230,7 @@ static __device__ __forceinline__ void tq_mmv_decode_tq2(int (&a)[16], const Q &
         const uint32_t w = q(t + 4*u);
 #pragma unroll
         for (int s = 0; s < 4; ++s) {
-            a[4*s + u] = (int) ((w >> (2*s)) & 0x03030303u);
+            a[4*s + u] = (int) (w & (0x03030303u << (2*s)));
         }
     }
 }
@@ -215,15 +293,30 @@ static __device__ __forceinline__ void tq_mmv_block(
         dx1 = h2f_lo(r1[2*DW] >> 16);
     }
     const int * y = (const int *) yv;
-    int c[4] = {0, 0, 0, 0}, e[4] = {0, 0, 0, 0}; // two accumulator chains: halves the mma dependency chain
+    int c[4];
+    if (type == TQ2) {
+        // one accumulator per shift s (= mma pair): 4 independent mma chains
+        int cs[4][4] = {};
 #pragma unroll
-    for (int j = 0; j < 8; j += 2) {
-        mma_s8(c, a0[2*j], a1[2*j], a0[2*j + 1], a1[2*j + 1], y[2*j], y[2*j + 1]);
-        mma_s8(e, a0[2*j + 2], a1[2*j + 2], a0[2*j + 3], a1[2*j + 3], y[2*j + 2], y[2*j + 3]);
-    }
+        for (int j = 0; j < 8; ++j) {
+            mma_i8<true>(cs[j/2], a0[2*j], a1[2*j], a0[2*j + 1], a1[2*j + 1], y[2*j], y[2*j + 1]);
+        }
 #pragma unroll
-    for (int k = 0; k < 4; ++k) {
-        c[k] += e[k];
+        for (int k = 0; k < 4; ++k) {
+            c[k] = cs[0][k] + (cs[1][k] >> 2) + (cs[2][k] >> 4) + (cs[3][k] >> 6);
+        }
+    } else {
+        int e[4] = {0, 0, 0, 0}; // two accumulator chains: halves the mma dependency chain
+        c[0] = c[1] = c[2] = c[3] = 0;
+#pragma unroll
+        for (int j = 0; j < 8; j += 2) {
+            mma_i8<false>(c, a0[2*j], a1[2*j], a0[2*j + 1], a1[2*j + 1], y[2*j], y[2*j + 1]);
+            mma_i8<false>(e, a0[2*j + 2], a1[2*j + 2], a0[2*j + 3], a1[2*j + 3], y[2*j + 2], y[2*j + 3]);
+        }
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            c[k] += e[k];
+        }
     }
     acc[0] += dx0*(m.x*(float) c[0] - m.y);
     acc[1] += dx0*(m.z*(float) c[1] - m.w);
@@ -232,42 +325,86 @@ static __device__ __forceinline__ void tq_mmv_block(
 }
 
 // x: rows of nb blocks, row stride row_bytes; yq/ym from tq_mmv_quantize; dst[col*stride_dst + row].
+// Grid: at most ceil(nrows/ROWS) CTAs (launch_k sizes it to one resident wave); needs NW <= chunks per row.
+// cpy: bytes per cp.async (16, 8, 4), or COPY_BULK: one bulk copy per row and chunk, completing on a
+// per-stage mbarrier (sm_90+, full chunks only: nb % CHUNK_BLK == 0, 16-byte aligned rows).
 template <int type, int cpy, int NW, int STAGES>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
-        const char * __restrict__ x, const int * __restrict__ yq, const float2 * __restrict__ ym,
-        float * __restrict__ dst, const int nb, const int64_t row_bytes, const int nrows, const int ncols,
+        const char * __restrict__ x, const int * yq, const float2 * ym,
+        float * dst, const int nb, const int64_t row_bytes, const int nrows, const int ncols,
         const int64_t stride_dst) {
-    constexpr int BS = traits<type>::bs;
-    constexpr int PW = BS/2;              // words per block pair (33 / 27)
-    constexpr int CW = CHUNK_BLK*BS/4;    // words per row per chunk (132 / 108)
+    constexpr int BS  = traits<type>::bs;
+    constexpr int PW  = BS/2;              // words per block pair (33 / 27)
+    constexpr int CW  = CHUNK_BLK*BS/4;    // words per row per chunk (132 / 108)
+    constexpr bool BULK = cpy == COPY_BULK;
+    constexpr int CPR = BULK ? 1 : CHUNK_BLK*BS/cpy; // cp.async copies per row of a full chunk
     extern __shared__ uint32_t tq_mmv_smem[];
 
     const int lane = threadIdx.x, warp = threadIdx.y;
     const int g = lane / 4, t = lane % 4;
-    const int row0 = blockIdx.x*ROWS;
     uint32_t * wbuf = tq_mmv_smem + warp*STAGES*ROWS*CW;
-    const int nchunks = (nb + CHUNK_BLK - 1) / CHUNK_BLK;
+    float    * red  = (float *) (tq_mmv_smem + NW*STAGES*ROWS*CW); // [2][NW][ROWS][MAX_COLS]
+    uint64_t * bars = (uint64_t *) (red + 2*NW*ROWS*MAX_COLS) + warp*STAGES; // BULK: one per stage
+    if (BULK) {
+        if (lane == 0) {
+#pragma unroll
+            for (int s = 0; s < STAGES; ++s) {
+                mbar_init(&bars[s], 1);
+            }
+        }
+        __syncwarp();
+    }
 
-    auto issue = [&](const int c, const int stage) {
-        if (c < nchunks) {
-            const int kb0   = c*CHUNK_BLK;
-            const int bytes = min(CHUNK_BLK, nb - kb0)*BS;
+    const int nchunks  = (nb + CHUNK_BLK - 1) / CHUNK_BLK;
+    const int ntiles   = (nrows + ROWS - 1) / ROWS;
+    const int my_tiles = (ntiles - (int) blockIdx.x + (int) gridDim.x - 1) / (int) gridDim.x;
+    const int per_tile = (nchunks - warp + NW - 1) / NW; // this warp's chunks of every tile (>= 1)
+    const int nitems   = my_tiles*per_tile;
+    // item j of this warp: tile blockIdx.x + (j / per_tile)*gridDim.x, chunk warp + NW*(j % per_tile)
+    auto tile_of  = [&](const int j) { return (int) blockIdx.x + (j / per_tile)*(int) gridDim.x; };
+    auto chunk_of = [&](const int j) { return warp + NW*(j % per_tile); };
+
+    auto issue = [&](const int j, const int stage) {
+        if (j < nitems) {
+            const int row0 = tile_of(j)*ROWS;
+            const int kb0  = chunk_of(j)*CHUNK_BLK;
+            const char * src = x + (int64_t) kb0*BS;
             char * sb = (char *) (wbuf + stage*ROWS*CW);
+            if (BULK) {
+                if (lane == 0) {
+                    mbar_expect_tx(&bars[stage], ROWS*CHUNK_BLK*BS);
+                }
+                __syncwarp(); // the expected byte count is set before any copy can complete
+                if (lane < ROWS) {
+                    bulk_copy(sb + lane*CW*4, src + (int64_t) min(row0 + lane, nrows - 1)*row_bytes, CHUNK_BLK*BS, &bars[stage]);
+                }
+                return;
+            }
+            const int ncp = min(CHUNK_BLK, nb - kb0)*BS/(BULK ? 1 : cpy); // copies per row of this chunk
+            if (ncp == CPR) { // full chunk: constant divisor
 #pragma unroll 4
-            for (int r = 0; r < ROWS; ++r) {
-                const char * src = x + (int64_t) min(row0 + r, nrows - 1)*row_bytes + (int64_t) kb0*BS;
-                for (int o = cpy*lane; o < bytes; o += cpy*32) {
-                    cp_async<cpy>(sb + r*CW*4 + o, src + o);
+                for (int i = lane; i < ROWS*CPR; i += 32) {
+                    const int r = i / CPR, o = (i - r*CPR)*cpy;
+                    cp_async<BULK ? 16 : cpy>(sb + r*CW*4 + o, src + (int64_t) min(row0 + r, nrows - 1)*row_bytes + o);
+                }
+            } else {
+                for (int i = lane; i < ROWS*ncp; i += 32) {
+                    const int r = i / ncp, o = (i - r*ncp)*cpy;
+                    cp_async<BULK ? 16 : cpy>(sb + r*CW*4 + o, src + (int64_t) min(row0 + r, nrows - 1)*row_bytes + o);
                 }
             }
         }
-        cp_async_commit(); // always, so that wait_group counts stay uniform
+        if (!BULK) {
+            cp_async_commit(); // always, so that wait_group counts stay uniform
+        }
     };
 
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s) {
-        issue(warp + NW*s, s);
+        issue(s, s);
     }
+    pdl_wait(); // yq, ym: written by tq_mmv_quantize
+    pdl_launch_dependents();
 
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     const bool has_col = g < ncols;
@@ -291,11 +428,11 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         m = *((const float4 *) (ym + (int64_t) kb*MAX_COLS) + t);
     };
 
-    int i = 0;
-    for (int c = warp; c < nchunks; c += NW, ++i) {
-        issue(c + NW*(STAGES - 1), (i + STAGES - 1) % STAGES);
+    int buf = 0; // reduction buffer of the current tile
+    for (int j = 0; j < nitems; ++j) {
+        issue(j + STAGES - 1, (j + STAGES - 1) % STAGES); // refills the slot consumed at j - 1
 
-        const int kb0  = c*CHUNK_BLK;
+        const int kb0  = chunk_of(j)*CHUNK_BLK;
         const int nblk = min(CHUNK_BLK, nb - kb0); // even, >= 2
         int4   yv[PF + 1][4];
         float4 ymv[PF + 1];
@@ -304,10 +441,14 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
             load_y(kb0 + b, yv[b], ymv[b]);
         }
 
-        cp_async_wait<STAGES - 1>();
+        if (BULK) {
+            mbar_wait(&bars[j % STAGES], (j / STAGES) & 1); // the k-th use of a stage completes phase k
+        } else {
+            cp_async_wait<STAGES - 1>();
+        }
         __syncwarp();
 
-        const uint32_t * sb = wbuf + (i % STAGES)*ROWS*CW;
+        const uint32_t * sb = wbuf + (j % STAGES)*ROWS*CW;
         const uint32_t * r0 = sb + g*CW;
         const uint32_t * r1 = sb + (g + 8)*CW;
 #pragma unroll
@@ -319,33 +460,41 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
                 tq_mmv_block<type>(acc, r0 + (b/2)*PW, r1 + (b/2)*PW, b % 2, t, yv[b % (PF + 1)], ymv[b % (PF + 1)]);
             }
         }
-        __syncwarp(); // this stage is refilled by the next iteration's issue
-    }
-    cp_async_wait<0>();
+        __syncwarp(); // this slot is refilled by the next iteration's issue
 
-    // cross-warp reduction: red[warp][row][col]
-    float * red = (float *) (tq_mmv_smem + NW*STAGES*ROWS*CW);
-    red[(warp*ROWS + g    )*MAX_COLS + 2*t    ] = acc[0];
-    red[(warp*ROWS + g    )*MAX_COLS + 2*t + 1] = acc[1];
-    red[(warp*ROWS + g + 8)*MAX_COLS + 2*t    ] = acc[2];
-    red[(warp*ROWS + g + 8)*MAX_COLS + 2*t + 1] = acc[3];
-    __syncthreads();
-    for (int idx = warp*32 + lane; idx < ROWS*MAX_COLS; idx += NW*32) {
-        const int r = idx / MAX_COLS, col = idx % MAX_COLS;
-        float v = 0.0f;
+        if (j % per_tile == per_tile - 1) { // this warp's last chunk of the tile: cross-warp reduction
+            float * rb = red + buf*NW*ROWS*MAX_COLS;
+            rb[(warp*ROWS + g    )*MAX_COLS + 2*t    ] = acc[0];
+            rb[(warp*ROWS + g    )*MAX_COLS + 2*t + 1] = acc[1];
+            rb[(warp*ROWS + g + 8)*MAX_COLS + 2*t    ] = acc[2];
+            rb[(warp*ROWS + g + 8)*MAX_COLS + 2*t + 1] = acc[3];
+            acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
+            // Every warp reaches this barrier once per tile. The other buffer is rewritten only after
+            // the next tile's barrier, which every reader of this one has passed.
+            __syncthreads();
+            const int row0 = tile_of(j)*ROWS;
+            for (int idx = warp*32 + lane; idx < ROWS*MAX_COLS; idx += NW*32) {
+                const int r = idx / MAX_COLS, col = idx % MAX_COLS;
+                float v = 0.0f;
 #pragma unroll
-        for (int w = 0; w < NW; ++w) {
-            v += red[(w*ROWS + r)*MAX_COLS + col];
+                for (int w = 0; w < NW; ++w) {
+                    v += rb[(w*ROWS + r)*MAX_COLS + col];
+                }
+                if (col < ncols && row0 + r < nrows) {
+                    dst[col*stride_dst + row0 + r] = v;
+                }
+            }
+            buf ^= 1;
         }
-        if (col < ncols && row0 + r < nrows) {
-            dst[col*stride_dst + row0 + r] = v;
-        }
+    }
+    if (!BULK) {
+        cp_async_wait<0>(); // only empty groups can be left
     }
 }
 
 template <int type, int NW, int STAGES>
 constexpr int smem_bytes() {
-    return (NW*STAGES*ROWS*CHUNK_BLK*traits<type>::bs + NW*ROWS*MAX_COLS*4);
+    return NW*STAGES*ROWS*CHUNK_BLK*traits<type>::bs + 2*NW*ROWS*MAX_COLS*4 + NW*STAGES*8;
 }
 
 // Whether the kernel handles this shape/alignment: even number of blocks per row (block pairs are
@@ -354,30 +503,87 @@ static inline bool supported(const int nb, const int64_t row_bytes, const uintpt
     return nb >= 2 && nb % 2 == 0 && row_bytes % 4 == 0 && x % 4 == 0;
 }
 
+// Per device and kernel instantiation: whether launches may use PDL, and one resident wave of CTAs.
+struct launch_info {
+    bool init = false;
+    bool pdl  = false; // programmatic dependent launch
+    bool bulk = false; // Hopper bulk copies (cc >= 9.0)
+    int  max_ctas = 0;
+};
+
+// cache: the caller's static array, one per kernel instantiation (function pointer types of the
+// instantiations are alike, so the cache cannot live in a template on the kernel's type).
+template <typename Kernel>
+static const launch_info & get_launch_info(launch_info (&cache)[64], Kernel kernel, const int threads, const int smem) {
+    int dev = 0;
+    cudaGetDevice(&dev);
+    launch_info & li = cache[dev >= 0 && dev < 64 ? dev : 0];
+    if (!li.init) {
+        if (smem > 48*1024) {
+            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+        }
+        int cc_major = 0, nsm = 0, occ = 0;
+        cudaDeviceGetAttribute(&cc_major, cudaDevAttrComputeCapabilityMajor, dev);
+        cudaDeviceGetAttribute(&nsm, cudaDevAttrMultiProcessorCount, dev);
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, kernel, threads, smem);
+        cudaFuncAttributes fa = {};
+        cudaFuncGetAttributes(&fa, kernel);
+        // as ggml-cuda decides for its own kernels (GGML_CUDA_PDL=0 turns it off); PDL code is only
+        // emitted for PTX >= 9.0
+        const char * env = getenv("GGML_CUDA_PDL");
+        li.pdl      = cc_major >= 9 && fa.ptxVersion >= 90 && (env == nullptr || atoi(env) != 0);
+        li.bulk     = cc_major >= 9 && fa.ptxVersion >= 90;
+        li.max_ctas = (occ > 0 ? occ : 1)*nsm;
+        li.init     = true;
+    }
+    return li;
+}
+
+template <typename... KArgs, typename... Args>
+static void launch(void (*kernel)(KArgs...), const dim3 grid, const dim3 block, const int smem, cudaStream_t stream,
+                   const bool pdl, Args... args) {
+    if (pdl) {
+        cudaLaunchAttribute attr;
+        attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attr.val.programmaticStreamSerializationAllowed = 1;
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim          = grid;
+        cfg.blockDim         = block;
+        cfg.dynamicSmemBytes = smem;
+        cfg.stream           = stream;
+        cfg.attrs            = &attr;
+        cfg.numAttrs         = 1;
+        cudaLaunchKernelEx(&cfg, kernel, args...);
+    } else {
+        kernel<<<grid, block, smem, stream>>>(args...);
+    }
+}
+
 template <int type, int cpy, int NW, int STAGES>
 static void launch_k(const char * x, const int * yq, const float2 * ym, float * dst, int nb, int64_t row_bytes,
                      int nrows, int ncols, int64_t stride_dst, cudaStream_t stream) {
     constexpr int smem = smem_bytes<type, NW, STAGES>();
-    static bool attr_set[64] = {false}; // per instantiation and device (> 48 KB dynamic shared memory)
-    int dev = 0;
-    cudaGetDevice(&dev);
-    if (dev < 0 || dev >= 64 || !attr_set[dev]) {
-        cudaFuncSetAttribute(tq_mmv_kernel<type, cpy, NW, STAGES>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-        if (dev >= 0 && dev < 64) {
-            attr_set[dev] = true;
-        }
-    }
-    const dim3 grid((nrows + ROWS - 1) / ROWS, 1, 1);
-    const dim3 block(32, NW, 1);
-    tq_mmv_kernel<type, cpy, NW, STAGES><<<grid, block, smem, stream>>>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst);
+    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES>;
+    static launch_info cache[64];
+    const launch_info & li = get_launch_info(cache, kernel, NW*32, smem);
+    const int ntiles = (nrows + ROWS - 1) / ROWS;
+    const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
+    launch(kernel, grid, dim3(32, NW, 1), smem, stream, li.pdl, x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst);
 }
 
 template <int type, int NW, int STAGES>
 static void launch_nw(const char * x, const int * yq, const float2 * ym, float * dst, int nb, int64_t row_bytes,
-                      int nrows, int ncols, int64_t stride_dst, cudaStream_t stream) {
+                      int nrows, int ncols, int64_t stride_dst, cudaStream_t stream, const bool allow_bulk = true) {
     constexpr int BS = traits<type>::bs;
     const int tail = (nb % CHUNK_BLK)*BS; // bytes of a partial last chunk (0 if none)
     const uintptr_t xa = (uintptr_t) x;
+    if (xa % 16 == 0 && row_bytes % 16 == 0 && tail == 0 && allow_bulk) {
+        static launch_info cache[64];
+        if (get_launch_info(cache, tq_mmv_kernel<type, COPY_BULK, NW, STAGES>, NW*32, smem_bytes<type, NW, STAGES>()).bulk) {
+            launch_k<type, COPY_BULK, NW, STAGES>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+            return;
+        }
+    }
     if (xa % 16 == 0 && row_bytes % 16 == 0 && tail % 16 == 0) {
         launch_k<type, 16, NW, STAGES>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
     } else if (xa % 8 == 0 && row_bytes % 8 == 0 && tail % 8 == 0) {
@@ -389,39 +595,49 @@ static void launch_nw(const char * x, const int * yq, const float2 * ym, float *
 
 // Quantize y (ncols <= 8 columns of nb*256 floats, column stride stride_col_y) into yq (ncols*nb*256
 // bytes) and ym (nb*8 float2), then the mat-vec. Caller checks supported().
-// variant (harness only): 0 = default choice below; 1..: fixed (NW, STAGES) for comparisons.
+// variant (harness only): 0 = default choice below; 1..: fixed (NW, STAGES) for comparisons;
+// negative: the same without the quantize kernel.
 template <int type>
 static void mul_mat_vec(const char * x, const float * y, int * yq, float2 * ym, float * dst, int nb, int64_t row_bytes,
                         int nrows, int ncols, int64_t stride_col_y, int64_t stride_dst, cudaStream_t stream,
                         const int variant = 0) {
     if (variant >= 0) {
-        tq_mmv_quantize<type><<<dim3(nb, MAX_COLS, 1), 32, 0, stream>>>(y, yq, ym, nb, ncols, stride_col_y);
+        const auto quantize = tq_mmv_quantize<type>;
+        static launch_info cache[64];
+        const launch_info & li = get_launch_info(cache, quantize, 32, 0);
+        launch(quantize, dim3(nb, MAX_COLS, 1), dim3(32, 1, 1), 0, stream, li.pdl, y, yq, ym, nb, ncols, stride_col_y);
     }
+    // every warp needs at least one chunk of each row: NW <= nchunks
     const int nchunks = (nb + CHUNK_BLK - 1) / CHUNK_BLK;
 #ifdef TQ_MMV_VARIANTS
     switch (variant < 0 ? -variant : variant) {
-        case 1: launch_nw<type, 4, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
-        case 2: launch_nw<type, 8, 1>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
-        case 3: launch_nw<type, 8, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
-        case 4: launch_nw<type, 4, 1>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
+        case 1: if (nchunks >= 4) { launch_nw<type, 4, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return; } break;
+        case 2: if (nchunks >= 4) { launch_nw<type, 4, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return; } break;
+        case 3: if (nchunks >= 2) { launch_nw<type, 2, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return; } break;
+        case 4: if (nchunks >= 8) { launch_nw<type, 8, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return; } break;
+        case 5: if (nchunks >= 2) { launch_nw<type, 2, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return; } break;
+        case 6: launch_nw<type, 1, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
+        case 7: if (nchunks >= 4) { launch_nw<type, 4, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream, false); return; } break;
         default: break;
     }
 #endif
-    // Measured on an H200 (bench/results, harness): the kernel is bound by warps in flight more than by
-    // pipeline depth, so large matrices use one stage (half the shared memory: twice the CTAs per SM);
-    // few row tiles with long rows use 8 warps along K.
-    if (nchunks >= 6 && nrows < 8192) {
-        launch_nw<type, 8, 1>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
-    } else if (nchunks >= 4) {
-        if (nrows >= 8192 && (type == TQ2 || nchunks >= 8)) {
-            launch_nw<type, 4, 1>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+    // Measured on an H200 (bench/results/gpu-h200-2026-11-23-*.md, harness variants): long rows want
+    // more warps along K (8192 x 28672: NW8S2 33 us vs NW4S2 40 us for TQ2_0); 4..7 chunks per row
+    // want a third stage when a tile has several chunks per warp.
+    if (nchunks >= 8) {
+        if (type == TQ2) {
+            launch_nw<type, 8, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
         } else {
-            launch_nw<type, 4, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+            launch_nw<type, 4, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
         }
+    } else if (nchunks >= 6) {
+        launch_nw<type, 4, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+    } else if (nchunks >= 4) {
+        launch_nw<type, 4, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
     } else if (nchunks >= 2) {
-        launch_nw<type, 2, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+        launch_nw<type, 2, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
     } else {
-        launch_nw<type, 1, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+        launch_nw<type, 1, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
     }
 }
 

@@ -140,6 +140,10 @@ after(mc, "        case GGML_TYPE_Q2_0:\n            mul_mat_q_case<GGML_TYPE_Q2
       "        case GGML_TYPE_TQ1_0: // tq_gguf\n            mul_mat_q_case<GGML_TYPE_TQ1_0>(ctx, args, stream);\n            break;\n")
 after(mc, "        case GGML_TYPE_Q1_0:\n        case GGML_TYPE_Q2_0:\n        case GGML_TYPE_Q4_0:\n",
       "        case GGML_TYPE_TQ2_0: // tq_gguf\n        case GGML_TYPE_TQ1_0: // tq_gguf\n")
+# ...and on tensor-core GPUs, large TQ batches go to dequantize + cuBLAS (cuda/tq-mmq-dispatch.cu)
+before(mc, "    if (turing_mma_available(cc)) {\n        return true;\n    }\n",
+       "    if (ggml_cuda_is_tq_type(type) && turing_mma_available(cc)) { // tq_gguf\n"
+       "        return ggml_cuda_tq_should_use_mmq(cc, ne11, n_experts);\n    }\n")
 
 # ggml-cuda.cu: supports_op (MUL_MAT / MUL_MAT_ID and GET_ROWS)
 gc = D + "ggml-cuda.cu"
