@@ -5,7 +5,11 @@
 #   bench/cpu_bench.sh BIN_DIR SIZE [THREADS] [OUT.md]
 #     BIN_DIR  a build's bin/ (llama-bench, llama-quantize), e.g. build/dev/bin
 #     SIZE     1b | 3b  (synthetic Llama with TriLM 1.1B / 3.9B shapes, bench/make_synth_model.py)
-#   env: MODELS (default build/models), REPS (default 2), PP (512), TG (128), TYPES
+#   env: MODELS (default build/models), REPS (default 2), PP (512), TG (128), TYPES,
+#        BUSY_MAX (default 15): before each llama-bench run, wait (60 s at a time, at most
+#        BUSY_WAITS times, default 30) until the CPUs were busy at most BUSY_MAX percent over 3 s
+#        (from /proc/stat: other jobs, not the previous run, which the load average still counts),
+#        so that rows are taken on a quiet machine; the row records that busy share and the load
 #
 # Writes a markdown table with machine, date and the exact commands to OUT.md
 # (default bench/results/cpu-<host>-<size>-<date>.md).
@@ -17,6 +21,26 @@ TYPES=${TYPES:-"TQ2_0 TQ1_0 Q4_0 Q8_0"}
 DATE=$(date -u +%Y-%m-%dT%H:%MZ)
 OUT=${4:-bench/results/cpu-$(hostname -s)-${SIZE}-$(date -u +%Y%m%d-%H%M).md}
 PY=${PY:-.venv/bin/python}
+BUSY_MAX=${BUSY_MAX:-15}; BUSY_WAITS=${BUSY_WAITS:-30}
+
+# percent of CPU time not idle over the next 3 s, all CPUs (/proc/stat)
+busy_pct() {
+    local a b
+    a=$(head -1 /proc/stat); sleep 3; b=$(head -1 /proc/stat)
+    echo "$a" "$b" | awk '{n = (NF - 2) / 2; for (i = 2; i <= n + 1; i++) { t0 += $i; t1 += $(i + n + 1) }
+                           i0 = $5 + $6; i1 = $(5 + n + 1) + $(6 + n + 1); printf "%.0f", 100 * (1 - (i1 - i0) / (t1 - t0)) }'
+}
+
+# wait for a quiet machine (busy <= BUSY_MAX percent); prints "busy N%, load a b c"
+wait_quiet() {
+    local n=0 busy
+    busy=$(busy_pct)
+    while [ "$busy" -gt "$BUSY_MAX" ] && [ "$n" -lt "$BUSY_WAITS" ]; do
+        echo "CPUs ${busy}% busy (> $BUSY_MAX%), load $(cut -d' ' -f1-3 /proc/loadavg): waiting 60 s" >&2
+        sleep 60; n=$((n + 1)); busy=$(busy_pct)
+    done
+    echo "busy ${busy}%, load $(cut -d' ' -f1-3 /proc/loadavg)"
+}
 
 mkdir -p "$MODELS" "$(dirname "$OUT")"
 F16="$MODELS/synth-${SIZE}-f16.gguf"
@@ -45,10 +69,12 @@ PYEOF
     echo "- machine: $cpu, $(nproc) cores visible; flags: $flags"
     echo "- build: $BIN (tq_gguf vec_dot variant: $variant)"
     echo "- command per row: \`[TQ_GGUF_CPU_KERNELS=upstream] $BIN/llama-bench -m <model> -t $T -p $PP -n $TG -r $REPS -o md\`"
-    echo "- shared machine (other jobs running): absolute t/s are noisy, ratios within this run are what count"
+    echo "- each run waits until the CPUs were at most $BUSY_MAX% busy over 3 s (other jobs); the last column is that"
+    echo "  share and /proc/loadavg just before the run (the load average still counts the previous run's own"
+    echo "  threads); ratios within this run are what count"
     echo
-    echo "| model | kernels | test | t/s |"
-    echo "| --- | --- | --- | ---: |"
+    echo "| model | kernels | test | t/s | before the run |"
+    echo "| --- | --- | --- | ---: | --- |"
 } > "$OUT"
 
 declare -A RES
@@ -58,13 +84,14 @@ for ty in $TYPES; do
     case "$ty" in TQ*) modes="upstream ours";; esac
     for mode in $modes; do
         if [ "$mode" = upstream ]; then envset="TQ_GGUF_CPU_KERNELS=upstream"; else envset="TQ_GGUF_CPU_KERNELS=ours"; fi
+        load=$(wait_quiet)
         lines=$(env $envset "$BIN/llama-bench" -m "$q" -t "$T" -p "$PP" -n "$TG" -r "$REPS" -o md 2>/dev/null | grep -E "pp$PP|tg$TG" || true)
         while IFS= read -r l; do
-            [ -n "$l" ] || { echo "| $ty | $mode | (llama-bench failed) | - |" >> "$OUT"; continue; }
+            [ -n "$l" ] || { echo "| $ty | $mode | (llama-bench failed) | - | $load |" >> "$OUT"; continue; }
             test=$(echo "$l" | awk -F'|' '{print $(NF-2)}' | xargs)
             ts=$(echo "$l" | awk -F'|' '{print $(NF-1)}' | xargs)
             label=$mode; case "$ty" in TQ*) ;; *) label="upstream (ref. type)";; esac
-            echo "| $ty | $label | $test | $ts |" >> "$OUT"
+            echo "| $ty | $label | $test | $ts | $load |" >> "$OUT"
             RES["$ty,$mode,$test"]=$(echo "$ts" | awk '{print $1}')
             echo "$ty $label $test $ts" >&2
         done <<< "$lines"
@@ -86,5 +113,7 @@ done
             echo "| $ty | $test | $r1 | $r2 |"
         done
     done
+    echo
+    echo "- load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >> "$OUT"
 echo "$OUT"

@@ -1,7 +1,7 @@
 """MUL_MAT through ggml's CPU backend with TQ1_0/TQ2_0 weights, three ways in one process
 (tests/cpu_harness/tq_mul_mat.c): upstream's vec_dot, our vec_dot, and our repacked GEMM/GEMV via
 the CPU_REPACK extra buffer; each against a float64 reference from ggml's own dequantizer and
-Q8_K quantizer. Odd batch sizes, tails of the 16-row groups' column tiles, 1-4 threads."""
+Q8_K quantizer. Odd batch sizes, full activation panels and their tails, 1-4 threads."""
 from __future__ import annotations
 
 import os
@@ -50,6 +50,9 @@ CASES = [  # k, m, n, threads
     (256, 16, 1, 1), (256, 16, 3, 2), (512, 32, 5, 3), (768, 48, 7, 2), (256, 64, 4, 4),
     (1024, 32, 9, 1), (2048, 128, 13, 2), (2816, 16, 17, 3), (512, 256, 33, 2), (256, 32, 64, 4),
     (1280, 80, 2, 2), (768, 16, 31, 1),
+    # activation panels of 16 columns (AVX-512 VNNI; 8, 6, 4 elsewhere): exactly one, several with a
+    # tail, more panels than threads and fewer
+    (768, 16, 16, 2), (512, 48, 47, 2), (256, 32, 100, 3), (1024, 64, 18, 4),
     (512, 40, 5, 2),  # 40 rows: not a multiple of 16, the repack must decline it
 ]
 
