@@ -161,8 +161,15 @@ sys.argv = ["m", "tiny", sys.argv[1]]; m.main()
 PY
     for t in TQ2_0 TQ1_0; do "$BIN/llama-quantize" "$M/tiny-f16.gguf" "$M/tiny-$t.gguf" $t >> "$OUT/logits.log" 2>&1; done
     python3 -c "import diskcache" 2>/dev/null || { mkdir -p /tmp/stubs; echo "class Cache: pass" > /tmp/stubs/diskcache.py; }
-    PYTHONFAULTHANDLER=1 PYTHONPATH=$B/upstream:/tmp/stubs LLAMA_CPP_LIB_PATH=$BIN python3 bench/gpu_logits.py "$M/tiny-TQ2_0.gguf" "$M/tiny-TQ1_0.gguf" >> "$OUT/logits.log" 2>&1
-    say "logits rc=$?"; grep "^logits" "$OUT/logits.log" | tee -a "$SUMMARY" ;;
+    export PYTHONFAULTHANDLER=1 PYTHONPATH=$B/upstream:/tmp/stubs LLAMA_CPP_LIB_PATH=$BIN
+    python3 bench/gpu_logits.py "$M/tiny-TQ2_0.gguf" "$M/tiny-TQ1_0.gguf" >> "$OUT/logits.log" 2>&1
+    rc=$?; say "logits rc=$rc"; grep "^logits" "$OUT/logits.log" | tee -a "$SUMMARY"
+    if [ $rc != 0 ]; then # where it crashed (no gdb on the device machine; cuda-gdb debugs host code too)
+      cuda-gdb -q -batch -ex run -ex bt -ex "info sharedlibrary" --args python3 bench/gpu_logits.py "$M/tiny-TQ2_0.gguf" \
+          > "$OUT/logits-gdb.log" 2>&1
+      grep -E -A25 "SIGSEGV|signal" "$OUT/logits-gdb.log" | head -40 | tee -a "$SUMMARY"
+    fi
+    unset PYTHONFAULTHANDLER PYTHONPATH LLAMA_CPP_LIB_PATH ;;
   rm:*) c=${stage#rm:}; rm -f "$M/$c-"*.gguf ;;
   *) echo "unknown stage $stage"; exit 2 ;;
   esac
