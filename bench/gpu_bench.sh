@@ -162,13 +162,13 @@ PY
     for t in TQ2_0 TQ1_0; do "$BIN/llama-quantize" "$M/tiny-f16.gguf" "$M/tiny-$t.gguf" $t >> "$OUT/logits.log" 2>&1; done
     python3 -c "import diskcache" 2>/dev/null || { mkdir -p /tmp/stubs; echo "class Cache: pass" > /tmp/stubs/diskcache.py; }
     export PYTHONFAULTHANDLER=1 PYTHONPATH=$B/upstream:/tmp/stubs LLAMA_CPP_LIB_PATH=$BIN
-    python3 bench/gpu_logits.py "$M/tiny-TQ2_0.gguf" "$M/tiny-TQ1_0.gguf" >> "$OUT/logits.log" 2>&1
-    rc=$?; say "logits rc=$rc"; grep "^logits" "$OUT/logits.log" | tee -a "$SUMMARY"
-    if [ $rc != 0 ]; then # where it crashed (no gdb on the device machine; cuda-gdb debugs host code too)
-      cuda-gdb -q -batch -ex run -ex bt -ex "info sharedlibrary" --args python3 bench/gpu_logits.py "$M/tiny-TQ2_0.gguf" \
-          > "$OUT/logits-gdb.log" 2>&1
-      grep -E -A25 "SIGSEGV|signal" "$OUT/logits-gdb.log" | head -40 | tee -a "$SUMMARY"
-    fi
+    # Seen on the device image (CUDA 13.0.88): libggml-cuda.so carries its own copy of libstdc++ (no
+    # NEEDED entry, ~150 exported std::ostream/locale symbols) and, loaded through ctypes, libllama's
+    # std::ostream calls bind to it and crash in llama_model::print_info (SIGSEGV; cuda-gdb backtrace
+    # in gpu-h200-2026-11-23/). Loading the system libstdc++ first avoids it; llama-bench is unaffected.
+    LD_PRELOAD=$(g++ -print-file-name=libstdc++.so.6) python3 bench/gpu_logits.py "$M/tiny-TQ2_0.gguf" "$M/tiny-TQ1_0.gguf" >> "$OUT/logits.log" 2>&1
+    say "logits rc=$?"; grep "^logits" "$OUT/logits.log" | tee -a "$SUMMARY"
+    { readelf -d "$BIN/libggml-cuda.so" | grep NEEDED; nm -D --defined-only "$BIN/libggml-cuda.so" | grep -c -E " (_ZNSo|_ZNSt6locale|_ZNKSt7codecvt)"; } > "$OUT/logits-libs.log" 2>&1
     unset PYTHONFAULTHANDLER PYTHONPATH LLAMA_CPP_LIB_PATH ;;
   rm:*) c=${stage#rm:}; rm -f "$M/$c-"*.gguf ;;
   *) echo "unknown stage $stage"; exit 2 ;;
