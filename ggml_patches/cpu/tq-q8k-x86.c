@@ -116,7 +116,9 @@ void tq_quantize_row_q8_K(const float * x, void * y, int64_t k) {
 void tq_quantize_q8K_panel_column(const float * x, int64_t k, void * panel, int64_t nc, int64_t c) {
     const size_t block_size = (size_t) nc * (sizeof(float) + sizeof(int32_t) + QK_K);
     for (int64_t i = 0; i < k / QK_K; ++i) {
+        // zeroed first: for an all-zero block upstream writes d and qs but leaves bsums alone
         block_q8_K q8;
+        memset(&q8, 0, sizeof(q8));
         quantize_row_q8_K(x + i*QK_K, &q8, QK_K);
         tq_pack_q8K_column(&q8, 1, (char *) panel + (size_t) i * block_size, nc, c);
     }
