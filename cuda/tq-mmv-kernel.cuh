@@ -14,7 +14,8 @@
 //     and there is no tail wave); its NW warps split each tile's chunks (warp w takes chunks w, w+NW..).
 //     Each warp streams its items with cp.async into its own STAGES-deep ring in shared memory
 //     (TQ2_0: 8*66 = 528 bytes = 33*16 per row, TQ1_0: 8*54 = 432 = 27*16; 16-byte copies when rows
-//     are 16-byte aligned, i.e. blocks per row % 8 == 0: all Llama shapes; else 8 or 4 bytes). The ring
+//     are 16-byte aligned, i.e. blocks per row % 8 == 0: all Llama shapes; else 8 or 4 bytes; short
+//     rows use chunks of 4 blocks, see struct chunk). The ring
 //     runs across tile boundaries, so a warp always has STAGES-1 items in flight while it decodes one:
 //     the DRAM stream never stops for decode, mma or the per-tile reduction. Warps only meet once per
 //     tile, at the cross-warp reduction (double-buffered, so one barrier per tile).
@@ -51,13 +52,23 @@ namespace tq_mmv {
 enum : int { TQ2 = 0, TQ1 = 1 };
 
 constexpr int ROWS      = 16; // rows per CTA
-constexpr int CHUNK_BLK = 8;  // blocks per staged chunk
 constexpr int MAX_COLS  = 8;  // mma N
 constexpr int COPY_BULK = 0;  // tq_mmv_kernel's cpy for Hopper bulk copies
 
 template <int type> struct traits;
 template <> struct traits<TQ2> { static constexpr int bs = 66; };
 template <> struct traits<TQ1> { static constexpr int bs = 54; };
+
+// A staged chunk is CB blocks of each of the 16 rows: CB = 8 (528 / 432 bytes per row: 16-byte
+// multiples, the only size bulk copies take) or CB = 4 (264 / 216 bytes: 8-byte multiples; for short
+// rows, twice the warps along K and half the serial decode per warp). stride: words per row in shared
+// memory, padded for CB = 4 so that thread (g, t) reading word t + 4u of row g hits 32 distinct banks
+// (TQ2_0: 68 = 4 mod 32 -> bank 4g + t; TQ1_0: 60 = 28 mod 32 -> 28g mod 32 = distinct multiples of 4).
+template <int type, int CB> struct chunk {
+    static_assert(CB == 8 || CB == 4, "chunk of 8 or 4 blocks");
+    static constexpr int bytes  = CB*traits<type>::bs;
+    static constexpr int stride = CB == 8 ? bytes/4 : (type == TQ2 ? 68 : 60);
+};
 
 // Element index (within the 256-weight block) of the first of the 4 consecutive weights of group i
 // (0..15) of quad thread t (0..3). Group 2j feeds the k slots (t, 0..3) of mma j, group 2j+1 the
@@ -327,17 +338,17 @@ static __device__ __forceinline__ void tq_mmv_block(
 // x: rows of nb blocks, row stride row_bytes; yq/ym from tq_mmv_quantize; dst[col*stride_dst + row].
 // Grid: at most ceil(nrows/ROWS) CTAs (launch_k sizes it to one resident wave); needs NW <= chunks per row.
 // cpy: bytes per cp.async (16, 8, 4), or COPY_BULK: one bulk copy per row and chunk, completing on a
-// per-stage mbarrier (sm_90+, full chunks only: nb % CHUNK_BLK == 0, 16-byte aligned rows).
-template <int type, int cpy, int NW, int STAGES>
+// per-stage mbarrier (sm_90+, CB = 8, full chunks only: nb % 8 == 0, 16-byte aligned rows).
+template <int type, int cpy, int NW, int STAGES, int CB>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const char * __restrict__ x, const int * yq, const float2 * ym,
         float * dst, const int nb, const int64_t row_bytes, const int nrows, const int ncols,
         const int64_t stride_dst) {
     constexpr int BS  = traits<type>::bs;
     constexpr int PW  = BS/2;              // words per block pair (33 / 27)
-    constexpr int CW  = CHUNK_BLK*BS/4;    // words per row per chunk (132 / 108)
+    constexpr int CW  = chunk<type, CB>::stride; // words per row per stage in shared memory
     constexpr bool BULK = cpy == COPY_BULK;
-    constexpr int CPR = BULK ? 1 : CHUNK_BLK*BS/cpy; // cp.async copies per row of a full chunk
+    constexpr int CPR = BULK ? 1 : CB*BS/cpy; // cp.async copies per row of a full chunk
     extern __shared__ uint32_t tq_mmv_smem[];
 
     const int lane = threadIdx.x, warp = threadIdx.y;
@@ -355,7 +366,7 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         __syncwarp();
     }
 
-    const int nchunks  = (nb + CHUNK_BLK - 1) / CHUNK_BLK;
+    const int nchunks  = (nb + CB - 1) / CB;
     const int ntiles   = (nrows + ROWS - 1) / ROWS;
     const int my_tiles = (ntiles - (int) blockIdx.x + (int) gridDim.x - 1) / (int) gridDim.x;
     const int per_tile = (nchunks - warp + NW - 1) / NW; // this warp's chunks of every tile (>= 1)
@@ -367,20 +378,20 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     auto issue = [&](const int j, const int stage) {
         if (j < nitems) {
             const int row0 = tile_of(j)*ROWS;
-            const int kb0  = chunk_of(j)*CHUNK_BLK;
+            const int kb0  = chunk_of(j)*CB;
             const char * src = x + (int64_t) kb0*BS;
             char * sb = (char *) (wbuf + stage*ROWS*CW);
             if (BULK) {
                 if (lane == 0) {
-                    mbar_expect_tx(&bars[stage], ROWS*CHUNK_BLK*BS);
+                    mbar_expect_tx(&bars[stage], ROWS*CB*BS);
                 }
                 __syncwarp(); // the expected byte count is set before any copy can complete
                 if (lane < ROWS) {
-                    bulk_copy(sb + lane*CW*4, src + (int64_t) min(row0 + lane, nrows - 1)*row_bytes, CHUNK_BLK*BS, &bars[stage]);
+                    bulk_copy(sb + lane*CW*4, src + (int64_t) min(row0 + lane, nrows - 1)*row_bytes, CB*BS, &bars[stage]);
                 }
                 return;
             }
-            const int ncp = min(CHUNK_BLK, nb - kb0)*BS/(BULK ? 1 : cpy); // copies per row of this chunk
+            const int ncp = min(CB, nb - kb0)*BS/(BULK ? 1 : cpy); // copies per row of this chunk
             if (ncp == CPR) { // full chunk: constant divisor
 #pragma unroll 4
                 for (int i = lane; i < ROWS*CPR; i += 32) {
@@ -432,8 +443,8 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     for (int j = 0; j < nitems; ++j) {
         issue(j + STAGES - 1, (j + STAGES - 1) % STAGES); // refills the slot consumed at j - 1
 
-        const int kb0  = chunk_of(j)*CHUNK_BLK;
-        const int nblk = min(CHUNK_BLK, nb - kb0); // even, >= 2
+        const int kb0  = chunk_of(j)*CB;
+        const int nblk = min(CB, nb - kb0); // even, >= 2
         int4   yv[PF + 1][4];
         float4 ymv[PF + 1];
 #pragma unroll
@@ -452,9 +463,9 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const uint32_t * r0 = sb + g*CW;
         const uint32_t * r1 = sb + (g + 8)*CW;
 #pragma unroll
-        for (int b = 0; b < CHUNK_BLK; ++b) {
+        for (int b = 0; b < CB; ++b) {
             if (b < nblk) {
-                if (b + PF < CHUNK_BLK && b + PF < nblk) {
+                if (b + PF < CB && b + PF < nblk) {
                     load_y(kb0 + b + PF, yv[(b + PF) % (PF + 1)], ymv[(b + PF) % (PF + 1)]);
                 }
                 tq_mmv_block<type>(acc, r0 + (b/2)*PW, r1 + (b/2)*PW, b % 2, t, yv[b % (PF + 1)], ymv[b % (PF + 1)]);
@@ -492,9 +503,9 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     }
 }
 
-template <int type, int NW, int STAGES>
+template <int type, int NW, int STAGES, int CB>
 constexpr int smem_bytes() {
-    return NW*STAGES*ROWS*CHUNK_BLK*traits<type>::bs + 2*NW*ROWS*MAX_COLS*4 + NW*STAGES*8;
+    return NW*STAGES*ROWS*chunk<type, CB>::stride*4 + 2*NW*ROWS*MAX_COLS*4 + NW*STAGES*8;
 }
 
 // Whether the kernel handles this shape/alignment: even number of blocks per row (block pairs are
@@ -559,11 +570,11 @@ static void launch(void (*kernel)(KArgs...), const dim3 grid, const dim3 block, 
     }
 }
 
-template <int type, int cpy, int NW, int STAGES>
+template <int type, int cpy, int NW, int STAGES, int CB>
 static void launch_k(const char * x, const int * yq, const float2 * ym, float * dst, int nb, int64_t row_bytes,
                      int nrows, int ncols, int64_t stride_dst, cudaStream_t stream) {
-    constexpr int smem = smem_bytes<type, NW, STAGES>();
-    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES>;
+    constexpr int smem = smem_bytes<type, NW, STAGES, CB>();
+    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB>;
     static launch_info cache[64];
     const launch_info & li = get_launch_info(cache, kernel, NW*32, smem);
     const int ntiles = (nrows + ROWS - 1) / ROWS;
@@ -571,25 +582,60 @@ static void launch_k(const char * x, const int * yq, const float2 * ym, float * 
     launch(kernel, grid, dim3(32, NW, 1), smem, stream, li.pdl, x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst);
 }
 
-template <int type, int NW, int STAGES>
+template <int type, int NW, int STAGES, int CB = 8>
 static void launch_nw(const char * x, const int * yq, const float2 * ym, float * dst, int nb, int64_t row_bytes,
                       int nrows, int ncols, int64_t stride_dst, cudaStream_t stream, const bool allow_bulk = true) {
-    constexpr int BS = traits<type>::bs;
-    const int tail = (nb % CHUNK_BLK)*BS; // bytes of a partial last chunk (0 if none)
+    constexpr int BS    = traits<type>::bs;
+    constexpr int bytes = chunk<type, CB>::bytes; // of a full chunk, per row
+    const int tail = (nb % CB)*BS;                // bytes of a partial last chunk (0 if none)
     const uintptr_t xa = (uintptr_t) x;
-    if (xa % 16 == 0 && row_bytes % 16 == 0 && tail == 0 && allow_bulk) {
+    if (CB == 8 && xa % 16 == 0 && row_bytes % 16 == 0 && tail == 0 && allow_bulk) {
         static launch_info cache[64];
-        if (get_launch_info(cache, tq_mmv_kernel<type, COPY_BULK, NW, STAGES>, NW*32, smem_bytes<type, NW, STAGES>()).bulk) {
-            launch_k<type, COPY_BULK, NW, STAGES>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+        if (get_launch_info(cache, tq_mmv_kernel<type, COPY_BULK, NW, STAGES, CB>, NW*32, smem_bytes<type, NW, STAGES, CB>()).bulk) {
+            launch_k<type, COPY_BULK, NW, STAGES, CB>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
             return;
         }
     }
-    if (xa % 16 == 0 && row_bytes % 16 == 0 && tail % 16 == 0) {
-        launch_k<type, 16, NW, STAGES>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
-    } else if (xa % 8 == 0 && row_bytes % 8 == 0 && tail % 8 == 0) {
-        launch_k<type,  8, NW, STAGES>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+    if (xa % 16 == 0 && row_bytes % 16 == 0 && bytes % 16 == 0 && tail % 16 == 0) {
+        launch_k<type, 16, NW, STAGES, CB>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+    } else if (xa % 8 == 0 && row_bytes % 8 == 0 && bytes % 8 == 0 && tail % 8 == 0) {
+        launch_k<type,  8, NW, STAGES, CB>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
     } else {
-        launch_k<type,  4, NW, STAGES>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+        launch_k<type,  4, NW, STAGES, CB>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+    }
+}
+
+// The launch shape by measurement (H200, bench/results/gpu-h200-2026-11-23.md, harness variants):
+//   * rows of at most 16 blocks (K <= 4096: every 1B-8B Llama matrix but the FFN down projection):
+//     chunks of 4 blocks, one warp per chunk (the tiles are few, so latency per tile is what counts);
+//   * long rows want more warps along K (8192 x 28672: NW8S2 33 us vs NW4S2 40 us for TQ2_0);
+//     4..7 chunks per row want a third stage when a tile has several chunks per warp.
+template <int type, bool short_chunks>
+static void launch_default(const char * x, const int * yq, const float2 * ym, float * dst, int nb, int64_t row_bytes,
+                           int nrows, int ncols, int64_t stride_dst, cudaStream_t stream) {
+    if (short_chunks && nb <= 16) {
+        switch ((nb + 3) / 4) {
+            case 4:  launch_nw<type, 4, 2, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
+            case 3:  launch_nw<type, 3, 3, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
+            case 2:  launch_nw<type, 2, 3, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
+            default: launch_nw<type, 1, 4, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
+        }
+    }
+    const int nchunks = (nb + 7) / 8;
+    if (nchunks >= 8) {
+        if (type == TQ2) {
+            launch_nw<type, 8, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+        } else {
+            launch_nw<type, 4, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+        }
+    } else if (nchunks >= 6) {
+        launch_nw<type, 4, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+    } else if (nchunks >= 4) {
+        launch_nw<type, 4, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+    } else if (nchunks >= 2) {
+        launch_nw<type, 2, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+    } else {
+        launch_nw<type, 1, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
     }
 }
 
@@ -607,8 +653,8 @@ static void mul_mat_vec(const char * x, const float * y, int * yq, float2 * ym, 
         const launch_info & li = get_launch_info(cache, quantize, 32, 0);
         launch(quantize, dim3(nb, MAX_COLS, 1), dim3(32, 1, 1), 0, stream, li.pdl, y, yq, ym, nb, ncols, stride_col_y);
     }
-    // every warp needs at least one chunk of each row: NW <= nchunks
-    const int nchunks = (nb + CHUNK_BLK - 1) / CHUNK_BLK;
+    // every warp needs at least one chunk of each row: NW <= chunks per row
+    const int nchunks = (nb + 7) / 8;
 #ifdef TQ_MMV_VARIANTS
     switch (variant < 0 ? -variant : variant) {
         case 1: if (nchunks >= 4) { launch_nw<type, 4, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return; } break;
@@ -618,27 +664,12 @@ static void mul_mat_vec(const char * x, const float * y, int * yq, float2 * ym, 
         case 5: if (nchunks >= 2) { launch_nw<type, 2, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return; } break;
         case 6: launch_nw<type, 1, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
         case 7: if (nchunks >= 4) { launch_nw<type, 4, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream, false); return; } break;
+        case 8: // the chunks-of-8 rule alone (before short rows got chunks of 4)
+            launch_default<type, false>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
         default: break;
     }
 #endif
-    // Measured on an H200 (bench/results/gpu-h200-2026-11-23-*.md, harness variants): long rows want
-    // more warps along K (8192 x 28672: NW8S2 33 us vs NW4S2 40 us for TQ2_0); 4..7 chunks per row
-    // want a third stage when a tile has several chunks per warp.
-    if (nchunks >= 8) {
-        if (type == TQ2) {
-            launch_nw<type, 8, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
-        } else {
-            launch_nw<type, 4, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
-        }
-    } else if (nchunks >= 6) {
-        launch_nw<type, 4, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
-    } else if (nchunks >= 4) {
-        launch_nw<type, 4, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
-    } else if (nchunks >= 2) {
-        launch_nw<type, 2, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
-    } else {
-        launch_nw<type, 1, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
-    }
+    launch_default<type, true>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
 }
 
 } // namespace tq_mmv
