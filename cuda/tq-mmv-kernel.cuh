@@ -103,21 +103,11 @@ static __device__ __forceinline__ void pdl_launch_dependents() {
 #endif
 }
 
-// ---- activation quantizer: y (f32, column stride stride_col) -> int8 permuted + (d, d*S) ----
-// grid (nb, MAX_COLS), 32 threads. yq: [col][block][t][16 ints]; ym: [block][MAX_COLS] float2.
+// ---- activation quantizer ----
+// One block of 256 activations (one warp): out[t*16 + i] = the int8x4 of group i of quad thread t (the
+// kernel's K order, see tq_mmv_elem); returns (d, d*sum(q)) to every lane.
 template <int type>
-__global__ void __launch_bounds__(32) tq_mmv_quantize(
-        const float * y, int * yq, float2 * ym, const int nb, const int ncols, const int64_t stride_col) {
-    pdl_launch_dependents();
-    pdl_wait(); // y comes from the preceding kernel; yq/ym may still be read by an earlier mat-vec
-    const int b = blockIdx.x, col = blockIdx.y, lane = threadIdx.x;
-    if (col >= ncols) {
-        if (lane == 0) {
-            ym[(int64_t) b*MAX_COLS + col] = make_float2(0.0f, 0.0f);
-        }
-        return;
-    }
-    const float * yb = y + col*stride_col + (int64_t) b*256;
+static __device__ __forceinline__ float2 quantize_block(const float * yb, int * out, const int lane) {
     const float4 v0 = *(const float4 *) (yb + 8*lane);
     const float4 v1 = *(const float4 *) (yb + 8*lane + 4);
     float amax = fmaxf(fmaxf(fmaxf(fabsf(v0.x), fabsf(v0.y)), fmaxf(fabsf(v0.z), fabsf(v0.w))),
@@ -132,20 +122,36 @@ __global__ void __launch_bounds__(32) tq_mmv_quantize(
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         const int o = 2*lane + h; // output int 0..63
-        const int t = o / 16, i = o % 16;
-        const float * e = yb + tq_mmv_elem<type>(t, i);
-        const int q0 = __float2int_rn(e[0]*id), q1 = __float2int_rn(e[1]*id);
-        const int q2 = __float2int_rn(e[2]*id), q3 = __float2int_rn(e[3]*id);
+        const float4 e = *(const float4 *) (yb + tq_mmv_elem<type>(o / 16, o % 16));
+        const int q0 = __float2int_rn(e.x*id), q1 = __float2int_rn(e.y*id);
+        const int q2 = __float2int_rn(e.z*id), q3 = __float2int_rn(e.w*id);
         sum += q0 + q1 + q2 + q3;
-        yq[(((int64_t) col*nb + b)*4 + t)*16 + i] =
-            (q0 & 0xFF) | ((q1 & 0xFF) << 8) | ((q2 & 0xFF) << 16) | ((uint32_t) (q3 & 0xFF) << 24);
+        out[o] = (q0 & 0xFF) | ((q1 & 0xFF) << 8) | ((q2 & 0xFF) << 16) | ((uint32_t) (q3 & 0xFF) << 24);
     }
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) {
         sum += __shfl_xor_sync(0xffffffff, sum, o);
     }
+    return make_float2(d, d*(float) sum);
+}
+
+// y (f32, column stride stride_col) -> yq: [col][block][64 ints], ym: [block][MAX_COLS] (d, d*sum),
+// absent columns zero. grid (nb, MAX_COLS), 32 threads.
+template <int type>
+__global__ void __launch_bounds__(32) tq_mmv_quantize(
+        const float * y, int * yq, float2 * ym, const int nb, const int ncols, const int64_t stride_col) {
+    pdl_launch_dependents();
+    pdl_wait(); // y comes from the preceding kernel; yq/ym may still be read by an earlier mat-vec
+    const int b = blockIdx.x, col = blockIdx.y, lane = threadIdx.x;
+    if (col >= ncols) {
+        if (lane == 0) {
+            ym[(int64_t) b*MAX_COLS + col] = make_float2(0.0f, 0.0f);
+        }
+        return;
+    }
+    const float2 dm = quantize_block<type>(y + col*stride_col + (int64_t) b*256, yq + ((int64_t) col*nb + b)*64, lane);
     if (lane == 0) {
-        ym[(int64_t) b*MAX_COLS + col] = make_float2(d, d*(float) sum);
+        ym[(int64_t) b*MAX_COLS + col] = dm;
     }
 }
 
@@ -339,9 +345,13 @@ static __device__ __forceinline__ void tq_mmv_block(
 // Grid: at most ceil(nrows/ROWS) CTAs (launch_k sizes it to one resident wave); needs NW <= chunks per row.
 // cpy: bytes per cp.async (16, 8, 4), or COPY_BULK: one bulk copy per row and chunk, completing on a
 // per-stage mbarrier (sm_90+, CB = 8, full chunks only: nb % 8 == 0, 16-byte aligned rows).
-template <int type, int cpy, int NW, int STAGES, int CB>
+// FQ (fused quantization, one column only): 0 = yq/ym come from tq_mmv_quantize; P > 0 = every warp
+// quantizes the activation blocks of its own chunks (at most P chunks per tile) from y into shared
+// memory while its first weight copies are in flight: no separate kernel, whose launch and run are
+// most of the time of a small decode mat-vec.
+template <int type, int cpy, int NW, int STAGES, int CB, int FQ>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
-        const char * __restrict__ x, const int * yq, const float2 * ym,
+        const char * __restrict__ x, const float * y, const int * yq, const float2 * ym,
         float * dst, const int nb, const int64_t row_bytes, const int nrows, const int ncols,
         const int64_t stride_dst) {
     constexpr int BS  = traits<type>::bs;
@@ -355,7 +365,11 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     const int g = lane / 4, t = lane % 4;
     uint32_t * wbuf = tq_mmv_smem + warp*STAGES*ROWS*CW;
     float    * red  = (float *) (tq_mmv_smem + NW*STAGES*ROWS*CW); // [2][NW][ROWS][MAX_COLS]
-    uint64_t * bars = (uint64_t *) (red + 2*NW*ROWS*MAX_COLS) + warp*STAGES; // BULK: one per stage
+    int      * yqs  = (int *) (red + 2*NW*ROWS*MAX_COLS);            // FQ: [NW][FQ*CB blocks][64]
+    float2   * yms  = (float2 *) (yqs + NW*FQ*CB*64);                // FQ: [NW][FQ*CB blocks][MAX_COLS]
+    uint64_t * bars = (uint64_t *) (yms + NW*FQ*CB*MAX_COLS) + warp*STAGES; // BULK: one per stage
+    yqs += warp*FQ*CB*64;
+    yms += warp*FQ*CB*MAX_COLS;
     if (BULK) {
         if (lane == 0) {
 #pragma unroll
@@ -414,8 +428,20 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     for (int s = 0; s < STAGES - 1; ++s) {
         issue(s, s);
     }
-    pdl_wait(); // yq, ym: written by tq_mmv_quantize
+    pdl_wait(); // y (FQ) or yq, ym: written by the preceding kernel
     pdl_launch_dependents();
+    if (FQ) { // local block lb = the (lb % CB)-th block of this warp's (lb / CB)-th chunk of a tile
+        for (int lb = 0; lb < per_tile*CB; ++lb) {
+            const int kb = (warp + NW*(lb / CB))*CB + lb % CB;
+            if (kb < nb) {
+                const float2 dm = quantize_block<type>(y + (int64_t) kb*256, yqs + lb*64, lane);
+                if (lane < MAX_COLS) {
+                    yms[lb*MAX_COLS + lane] = lane == 0 ? dm : make_float2(0.0f, 0.0f);
+                }
+            }
+        }
+        __syncwarp();
+    }
 
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     const bool has_col = g < ncols;
@@ -424,7 +450,15 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     // Activations (and their scales) come from L2 (shared by all CTAs): their latency is hidden by
     // loading them PF blocks ahead into registers, the first ones before waiting for the weights.
     constexpr int PF = 2;
-    auto load_y = [&](const int kb, int4 (&yv)[4], float4 & m) {
+    auto load_y = [&](const int kb, const int lb, int4 (&yv)[4], float4 & m) {
+        if (FQ) {
+#pragma unroll
+            for (int k = 0; k < 4; ++k) {
+                yv[k] = has_col ? ((const int4 *) (yqs + lb*64 + t*16))[k] : make_int4(0, 0, 0, 0);
+            }
+            m = ((const float4 *) (yms + lb*MAX_COLS))[t];
+            return;
+        }
         if (has_col) {
 #pragma unroll
             for (int k = 0; k < 4; ++k) {
@@ -444,12 +478,13 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         issue(j + STAGES - 1, (j + STAGES - 1) % STAGES); // refills the slot consumed at j - 1
 
         const int kb0  = chunk_of(j)*CB;
+        const int lb0  = (j % per_tile)*CB; // FQ: local block of kb0
         const int nblk = min(CB, nb - kb0); // even, >= 2
         int4   yv[PF + 1][4];
         float4 ymv[PF + 1];
 #pragma unroll
         for (int b = 0; b < PF; ++b) {
-            load_y(kb0 + b, yv[b], ymv[b]);
+            load_y(kb0 + b, lb0 + b, yv[b], ymv[b]);
         }
 
         if (BULK) {
@@ -466,7 +501,7 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         for (int b = 0; b < CB; ++b) {
             if (b < nblk) {
                 if (b + PF < CB && b + PF < nblk) {
-                    load_y(kb0 + b + PF, yv[(b + PF) % (PF + 1)], ymv[(b + PF) % (PF + 1)]);
+                    load_y(kb0 + b + PF, lb0 + b + PF, yv[(b + PF) % (PF + 1)], ymv[(b + PF) % (PF + 1)]);
                 }
                 tq_mmv_block<type>(acc, r0 + (b/2)*PW, r1 + (b/2)*PW, b % 2, t, yv[b % (PF + 1)], ymv[b % (PF + 1)]);
             }
@@ -503,9 +538,9 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     }
 }
 
-template <int type, int NW, int STAGES, int CB>
+template <int type, int NW, int STAGES, int CB, int FQ>
 constexpr int smem_bytes() {
-    return NW*STAGES*ROWS*chunk<type, CB>::stride*4 + 2*NW*ROWS*MAX_COLS*4 + NW*STAGES*8;
+    return NW*STAGES*ROWS*chunk<type, CB>::stride*4 + 2*NW*ROWS*MAX_COLS*4 + NW*FQ*CB*(64*4 + MAX_COLS*8) + NW*STAGES*8;
 }
 
 // Whether the kernel handles this shape/alignment: even number of blocks per row (block pairs are
@@ -570,106 +605,132 @@ static void launch(void (*kernel)(KArgs...), const dim3 grid, const dim3 block, 
     }
 }
 
-template <int type, int cpy, int NW, int STAGES, int CB>
-static void launch_k(const char * x, const int * yq, const float2 * ym, float * dst, int nb, int64_t row_bytes,
-                     int nrows, int ncols, int64_t stride_dst, cudaStream_t stream) {
-    constexpr int smem = smem_bytes<type, NW, STAGES, CB>();
-    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB>;
+// One mat-vec call: the operands and what the launch may do.
+struct mv_args {
+    const char * x; const float * y; int * yq; float2 * ym; float * dst;
+    int nb; int64_t row_bytes; int nrows; int ncols; int64_t stride_col_y; int64_t stride_dst;
+    cudaStream_t stream;
+    bool quantize   = true; // false (harness): yq/ym are already there, time the mat-vec alone
+    bool allow_fuse = true; // ncols == 1: quantize inside the mat-vec (FQ)
+    bool allow_bulk = true; // Hopper bulk copies where the layout allows
+};
+
+template <int type, int cpy, int NW, int STAGES, int CB, int FQ>
+static void launch_k(const mv_args & a) {
+    constexpr int smem = smem_bytes<type, NW, STAGES, CB, FQ>();
+    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB, FQ>;
     static launch_info cache[64];
     const launch_info & li = get_launch_info(cache, kernel, NW*32, smem);
-    const int ntiles = (nrows + ROWS - 1) / ROWS;
+    const int ntiles = (a.nrows + ROWS - 1) / ROWS;
     const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
-    launch(kernel, grid, dim3(32, NW, 1), smem, stream, li.pdl, x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst);
+    launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
+           a.x, a.y, (const int *) a.yq, (const float2 *) a.ym, a.dst, a.nb, a.row_bytes, a.nrows, a.ncols, a.stride_dst);
+}
+
+template <int type, int cpy, int NW, int STAGES, int CB>
+static void launch_fq(const mv_args & a) {
+    // chunks of warp 0 per tile (the most of any warp): FQ holds that many chunks of activations
+    const int per_tile = ((a.nb + CB - 1) / CB + NW - 1) / NW;
+    if (a.ncols == 1 && a.allow_fuse && a.quantize && per_tile <= 2) {
+        if (per_tile == 1) {
+            launch_k<type, cpy, NW, STAGES, CB, 1>(a);
+        } else {
+            launch_k<type, cpy, NW, STAGES, CB, 2>(a);
+        }
+        return;
+    }
+    if (a.quantize) {
+        const auto quantize = tq_mmv_quantize<type>;
+        static launch_info cache[64];
+        const launch_info & li = get_launch_info(cache, quantize, 32, 0);
+        launch(quantize, dim3(a.nb, MAX_COLS, 1), dim3(32, 1, 1), 0, a.stream, li.pdl,
+               a.y, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y);
+    }
+    launch_k<type, cpy, NW, STAGES, CB, 0>(a);
 }
 
 template <int type, int NW, int STAGES, int CB = 8>
-static void launch_nw(const char * x, const int * yq, const float2 * ym, float * dst, int nb, int64_t row_bytes,
-                      int nrows, int ncols, int64_t stride_dst, cudaStream_t stream, const bool allow_bulk = true) {
+static void launch_nw(const mv_args & a) {
     constexpr int BS    = traits<type>::bs;
     constexpr int bytes = chunk<type, CB>::bytes; // of a full chunk, per row
-    const int tail = (nb % CB)*BS;                // bytes of a partial last chunk (0 if none)
-    const uintptr_t xa = (uintptr_t) x;
-    if (CB == 8 && xa % 16 == 0 && row_bytes % 16 == 0 && tail == 0 && allow_bulk) {
+    const int tail = (a.nb % CB)*BS;              // bytes of a partial last chunk (0 if none)
+    const uintptr_t xa = (uintptr_t) a.x;
+    if (CB == 8 && xa % 16 == 0 && a.row_bytes % 16 == 0 && tail == 0 && a.allow_bulk) {
         static launch_info cache[64];
-        if (get_launch_info(cache, tq_mmv_kernel<type, COPY_BULK, NW, STAGES, CB>, NW*32, smem_bytes<type, NW, STAGES, CB>()).bulk) {
-            launch_k<type, COPY_BULK, NW, STAGES, CB>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+        if (get_launch_info(cache, tq_mmv_kernel<type, COPY_BULK, NW, STAGES, CB, 0>, NW*32, smem_bytes<type, NW, STAGES, CB, 0>()).bulk) {
+            launch_fq<type, COPY_BULK, NW, STAGES, CB>(a);
             return;
         }
     }
-    if (xa % 16 == 0 && row_bytes % 16 == 0 && bytes % 16 == 0 && tail % 16 == 0) {
-        launch_k<type, 16, NW, STAGES, CB>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
-    } else if (xa % 8 == 0 && row_bytes % 8 == 0 && bytes % 8 == 0 && tail % 8 == 0) {
-        launch_k<type,  8, NW, STAGES, CB>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+    if (xa % 16 == 0 && a.row_bytes % 16 == 0 && bytes % 16 == 0 && tail % 16 == 0) {
+        launch_fq<type, 16, NW, STAGES, CB>(a);
+    } else if (xa % 8 == 0 && a.row_bytes % 8 == 0 && bytes % 8 == 0 && tail % 8 == 0) {
+        launch_fq<type,  8, NW, STAGES, CB>(a);
     } else {
-        launch_k<type,  4, NW, STAGES, CB>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+        launch_fq<type,  4, NW, STAGES, CB>(a);
     }
 }
 
 // The launch shape by measurement (H200, bench/results/gpu-h200-2026-11-23.md, harness variants):
-//   * rows of at most 16 blocks (K <= 4096: every 1B-8B Llama matrix but the FFN down projection):
-//     chunks of 4 blocks, one warp per chunk (the tiles are few, so latency per tile is what counts);
 //   * long rows want more warps along K (8192 x 28672: NW8S2 33 us vs NW4S2 40 us for TQ2_0);
-//     4..7 chunks per row want a third stage when a tile has several chunks per warp.
+//     4..7 chunks per row want a third stage when a tile has several chunks per warp;
+//   * short_chunks: rows of at most 16 blocks in chunks of 4, one warp per chunk (measured: only
+//     14336 x 4096 gains, 11.3 -> 9.9 us; the others within +-5%).
 template <int type, bool short_chunks>
-static void launch_default(const char * x, const int * yq, const float2 * ym, float * dst, int nb, int64_t row_bytes,
-                           int nrows, int ncols, int64_t stride_dst, cudaStream_t stream) {
-    if (short_chunks && nb <= 16) {
-        switch ((nb + 3) / 4) {
-            case 4:  launch_nw<type, 4, 2, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
-            case 3:  launch_nw<type, 3, 3, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
-            case 2:  launch_nw<type, 2, 3, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
-            default: launch_nw<type, 1, 4, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
+static void launch_default(const mv_args & a) {
+    if (short_chunks && a.nb <= 16) {
+        switch ((a.nb + 3) / 4) {
+            case 4:  launch_nw<type, 4, 2, 4>(a); return;
+            case 3:  launch_nw<type, 3, 3, 4>(a); return;
+            case 2:  launch_nw<type, 2, 3, 4>(a); return;
+            default: launch_nw<type, 1, 4, 4>(a); return;
         }
     }
-    const int nchunks = (nb + 7) / 8;
+    const int nchunks = (a.nb + 7) / 8;
     if (nchunks >= 8) {
         if (type == TQ2) {
-            launch_nw<type, 8, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+            launch_nw<type, 8, 2>(a);
         } else {
-            launch_nw<type, 4, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+            launch_nw<type, 4, 3>(a);
         }
     } else if (nchunks >= 6) {
-        launch_nw<type, 4, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+        launch_nw<type, 4, 3>(a);
     } else if (nchunks >= 4) {
-        launch_nw<type, 4, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+        launch_nw<type, 4, 2>(a);
     } else if (nchunks >= 2) {
-        launch_nw<type, 2, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+        launch_nw<type, 2, 3>(a);
     } else {
-        launch_nw<type, 1, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+        launch_nw<type, 1, 4>(a);
     }
 }
 
 // Quantize y (ncols <= 8 columns of nb*256 floats, column stride stride_col_y) into yq (ncols*nb*256
-// bytes) and ym (nb*8 float2), then the mat-vec. Caller checks supported().
-// variant (harness only): 0 = default choice below; 1..: fixed (NW, STAGES) for comparisons;
-// negative: the same without the quantize kernel.
+// bytes) and ym (nb*8 float2) -- inside the mat-vec for one column -- then the mat-vec. Caller checks
+// supported().
+// variant (harness only): 0 = default; 1..7: fixed (NW, STAGES) for comparisons; 8: chunks of 8
+// only; 9: default without fused quantization; negative: the same without quantizing (yq/ym reused).
 template <int type>
 static void mul_mat_vec(const char * x, const float * y, int * yq, float2 * ym, float * dst, int nb, int64_t row_bytes,
                         int nrows, int ncols, int64_t stride_col_y, int64_t stride_dst, cudaStream_t stream,
                         const int variant = 0) {
-    if (variant >= 0) {
-        const auto quantize = tq_mmv_quantize<type>;
-        static launch_info cache[64];
-        const launch_info & li = get_launch_info(cache, quantize, 32, 0);
-        launch(quantize, dim3(nb, MAX_COLS, 1), dim3(32, 1, 1), 0, stream, li.pdl, y, yq, ym, nb, ncols, stride_col_y);
-    }
-    // every warp needs at least one chunk of each row: NW <= chunks per row
-    const int nchunks = (nb + 7) / 8;
+    mv_args a = {x, y, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_col_y, stride_dst, stream};
+    a.quantize = variant >= 0;
 #ifdef TQ_MMV_VARIANTS
+    const int nchunks = (nb + 7) / 8; // every warp needs at least one chunk of each row: NW <= nchunks
     switch (variant < 0 ? -variant : variant) {
-        case 1: if (nchunks >= 4) { launch_nw<type, 4, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return; } break;
-        case 2: if (nchunks >= 4) { launch_nw<type, 4, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return; } break;
-        case 3: if (nchunks >= 2) { launch_nw<type, 2, 3>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return; } break;
-        case 4: if (nchunks >= 8) { launch_nw<type, 8, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return; } break;
-        case 5: if (nchunks >= 2) { launch_nw<type, 2, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return; } break;
-        case 6: launch_nw<type, 1, 4>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
-        case 7: if (nchunks >= 4) { launch_nw<type, 4, 2>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream, false); return; } break;
-        case 8: // the chunks-of-8 rule alone (before short rows got chunks of 4)
-            launch_default<type, false>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream); return;
+        case 1: if (nchunks >= 4) { launch_nw<type, 4, 2>(a); return; } break;
+        case 2: if (nchunks >= 4) { launch_nw<type, 4, 3>(a); return; } break;
+        case 3: if (nchunks >= 2) { launch_nw<type, 2, 3>(a); return; } break;
+        case 4: if (nchunks >= 8) { launch_nw<type, 8, 2>(a); return; } break;
+        case 5: if (nchunks >= 2) { launch_nw<type, 2, 4>(a); return; } break;
+        case 6: launch_nw<type, 1, 4>(a); return;
+        case 7: if (nchunks >= 4) { a.allow_bulk = false; launch_nw<type, 4, 2>(a); return; } break;
+        case 8: launch_default<type, false>(a); return;
+        case 9: a.allow_fuse = false; break;
         default: break;
     }
 #endif
-    launch_default<type, true>(x, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_dst, stream);
+    launch_default<type, true>(a);
 }
 
 } // namespace tq_mmv
