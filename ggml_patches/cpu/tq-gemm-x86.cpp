@@ -103,7 +103,9 @@ struct tq_tile_kernel {
                         acc[c][s % NA] = _mm512_dpbusd_epi32(acc[c][s % NA], V, b);
 #else
                         acc[c][s % NA] = _mm512_add_epi16(acc[c][s % NA], _mm512_maddubs_epi16(V, b));
-                        __asm__("" : "+v"(acc[c][s % NA]));  // no add trees (see the AVX2 kernel)
+                        if constexpr (NC > 1) {
+                            __asm__("" : "+v"(acc[c][s % NA]));  // no add trees (see the AVX2 kernel)
+                        }
 #endif
                     }
                 }
@@ -174,9 +176,12 @@ struct tq_tile_kernel {
                         acc[2*c]   = _mm256_add_epi16(acc[2*c],   _mm256_maddubs_epi16(V0, b));
                         acc[2*c+1] = _mm256_add_epi16(acc[2*c+1], _mm256_maddubs_epi16(V1, b));
                         // keep each product's add in place: left free, GCC reassociates the 16-bit
-                        // adds into trees over all fields and spills most of the products (1.4x
-                        // slower here; 1.1x in the AVX-512BW kernel)
-                        __asm__("" : "+x"(acc[2*c]), "+x"(acc[2*c+1]));
+                        // adds of several columns into trees over all fields and spills most of the
+                        // products (1.4x slower here; 1.1x in the AVX-512BW kernel). One column
+                        // (GEMV) has the registers for its trees, and runs a little faster with them.
+                        if constexpr (NC > 1) {
+                            __asm__("" : "+x"(acc[2*c]), "+x"(acc[2*c+1]));
+                        }
 #endif
                     }
                 }
