@@ -131,6 +131,10 @@ for stage in "$@"; do
     TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0 "$BIN/llama-bench" -ngl 99 -p 512 -n 0 -r "$REPS" -fa 0 -m "$M/$c-TQ2_0.gguf" -m "$M/$c-TQ1_0.gguf" -o md \
         > "$OUT/bench-$c-mmq.log" 2>&1
     say "llama-bench $c pp512 MMQ only rc=$?"; grep '^|' "$OUT/bench-$c-mmq.log" | tee -a "$SUMMARY"
+    # A/B for decoding: the activation quantizer always a separate kernel (no fused quantization)
+    TQ_GGUF_CUDA_MMV_FUSE=0 "$BIN/llama-bench" -ngl 99 -p 0 -n 128 -r "$REPS" -fa 0 -m "$M/$c-TQ2_0.gguf" -m "$M/$c-TQ1_0.gguf" -o md \
+        > "$OUT/bench-$c-nofuse.log" 2>&1
+    say "llama-bench $c tg128 unfused rc=$?"; grep '^|' "$OUT/bench-$c-nofuse.log" | tee -a "$SUMMARY"
     for t in F16 $TYPES; do
       [ $t = F16 ] && f=$M/$c-f16.gguf || f=$M/$c-$t.gguf
       echo "## $t" >> "$OUT/batched-$c.log"

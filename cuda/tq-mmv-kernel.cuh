@@ -108,10 +108,16 @@ static __device__ __forceinline__ void pdl_launch_dependents() {
 // kernel's K order, see tq_mmv_elem); returns (d, d*sum(q)) to every lane.
 template <int type>
 static __device__ __forceinline__ float2 quantize_block(const float * yb, int * out, const int lane) {
-    const float4 v0 = *(const float4 *) (yb + 8*lane);
-    const float4 v1 = *(const float4 *) (yb + 8*lane + 4);
-    float amax = fmaxf(fmaxf(fmaxf(fabsf(v0.x), fabsf(v0.y)), fmaxf(fabsf(v0.z), fabsf(v0.w))),
-                       fmaxf(fmaxf(fabsf(v1.x), fabsf(v1.y)), fmaxf(fabsf(v1.z), fabsf(v1.w))));
+    // lane owns output ints 2*lane and 2*lane + 1: 8 of the 256 values, so the block's amax is a warp
+    // reduction over the same two loads
+    float4 e[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const int o = 2*lane + h;
+        e[h] = *(const float4 *) (yb + tq_mmv_elem<type>(o / 16, o % 16));
+    }
+    float amax = fmaxf(fmaxf(fmaxf(fabsf(e[0].x), fabsf(e[0].y)), fmaxf(fabsf(e[0].z), fabsf(e[0].w))),
+                       fmaxf(fmaxf(fabsf(e[1].x), fabsf(e[1].y)), fmaxf(fabsf(e[1].z), fabsf(e[1].w))));
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) {
         amax = fmaxf(amax, __shfl_xor_sync(0xffffffff, amax, o));
@@ -121,12 +127,10 @@ static __device__ __forceinline__ float2 quantize_block(const float * yb, int * 
     int sum = 0;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-        const int o = 2*lane + h; // output int 0..63
-        const float4 e = *(const float4 *) (yb + tq_mmv_elem<type>(o / 16, o % 16));
-        const int q0 = __float2int_rn(e.x*id), q1 = __float2int_rn(e.y*id);
-        const int q2 = __float2int_rn(e.z*id), q3 = __float2int_rn(e.w*id);
+        const int q0 = __float2int_rn(e[h].x*id), q1 = __float2int_rn(e[h].y*id);
+        const int q2 = __float2int_rn(e[h].z*id), q3 = __float2int_rn(e[h].w*id);
         sum += q0 + q1 + q2 + q3;
-        out[o] = (q0 & 0xFF) | ((q1 & 0xFF) << 8) | ((q2 & 0xFF) << 16) | ((uint32_t) (q3 & 0xFF) << 24);
+        out[2*lane + h] = (q0 & 0xFF) | ((q1 & 0xFF) << 8) | ((q2 & 0xFF) << 16) | ((uint32_t) (q3 & 0xFF) << 24);
     }
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) {
@@ -629,9 +633,12 @@ static void launch_k(const mv_args & a) {
 
 template <int type, int cpy, int NW, int STAGES, int CB>
 static void launch_fq(const mv_args & a) {
-    // chunks of warp 0 per tile (the most of any warp): FQ holds that many chunks of activations
+    // chunks of warp 0 per tile (the most of any warp): FQ holds that many chunks of activations.
+    // Fused only for short rows and few row tiles (measured, harness n = 1: 3072 x 3072 5.6 vs 8.8 us,
+    // 4096 x 4096 6.4 vs 7.0; but 4096 x 14336 20.3 vs 11.8 and 8192 x 3072 7.5 vs 5.9: the per-warp
+    // quantization is serial, so it only pays where the separate kernel dominates).
     const int per_tile = ((a.nb + CB - 1) / CB + NW - 1) / NW;
-    if (a.ncols == 1 && a.allow_fuse && a.quantize && per_tile <= 2) {
+    if (a.ncols == 1 && a.allow_fuse && a.quantize && per_tile <= 2 && a.nb <= 16 && a.nrows <= 4096) {
         if (per_tile == 1) {
             launch_k<type, cpy, NW, STAGES, CB, 1>(a);
         } else {
@@ -707,14 +714,16 @@ static void launch_default(const mv_args & a) {
 // Quantize y (ncols <= 8 columns of nb*256 floats, column stride stride_col_y) into yq (ncols*nb*256
 // bytes) and ym (nb*8 float2) -- inside the mat-vec for one column -- then the mat-vec. Caller checks
 // supported().
-// variant (harness only): 0 = default; 1..7: fixed (NW, STAGES) for comparisons; 8: chunks of 8
-// only; 9: default without fused quantization; negative: the same without quantizing (yq/ym reused).
+// allow_fuse = false: always the separate quantize kernel (A/B). variant (harness only): 0 = default;
+// 1..7: fixed (NW, STAGES) for comparisons; 8: chunks of 8 only; 9: default without fused quantization;
+// negative: the same without quantizing (yq/ym reused).
 template <int type>
 static void mul_mat_vec(const char * x, const float * y, int * yq, float2 * ym, float * dst, int nb, int64_t row_bytes,
                         int nrows, int ncols, int64_t stride_col_y, int64_t stride_dst, cudaStream_t stream,
-                        const int variant = 0) {
+                        const int variant = 0, const bool allow_fuse = true) {
     mv_args a = {x, y, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_col_y, stride_dst, stream};
-    a.quantize = variant >= 0;
+    a.quantize   = variant >= 0;
+    a.allow_fuse = allow_fuse;
 #ifdef TQ_MMV_VARIANTS
     const int nchunks = (nb + 7) / 8; // every warp needs at least one chunk of each row: NW <= nchunks
     switch (variant < 0 ? -variant : variant) {
@@ -726,7 +735,7 @@ static void mul_mat_vec(const char * x, const float * y, int * yq, float2 * ym, 
         case 6: launch_nw<type, 1, 4>(a); return;
         case 7: if (nchunks >= 4) { a.allow_bulk = false; launch_nw<type, 4, 2>(a); return; } break;
         case 8: launch_default<type, false>(a); return;
-        case 9: a.allow_fuse = false; break;
+        case 9: a.allow_fuse = false; break; // = TQ_GGUF_CUDA_MMV_FUSE=0 in ggml
         default: break;
     }
 #endif
