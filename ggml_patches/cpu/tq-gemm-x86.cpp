@@ -89,6 +89,9 @@ struct tq_tile_kernel {
                 }
             }
             const uint8_t * q = w[i].qs;
+            // 4 weight vectors per loop turn: 2-5% faster than 1 or 16 (scheduling room, fewer
+            // loop-carried pointer updates), measured on the 16-column tile
+#pragma GCC unroll 4
             for (int p = 0; p < 16; ++p) {
                 // weights stream from L2 or memory once per tile: prefetch one block ahead (the
                 // GEMV is otherwise bound by memory latency on one thread)
