@@ -131,10 +131,6 @@ for stage in "$@"; do
     TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0 "$BIN/llama-bench" -ngl 99 -p 512 -n 0 -r "$REPS" -fa 0 -m "$M/$c-TQ2_0.gguf" -m "$M/$c-TQ1_0.gguf" -o md \
         > "$OUT/bench-$c-mmq.log" 2>&1
     say "llama-bench $c pp512 MMQ only rc=$?"; grep '^|' "$OUT/bench-$c-mmq.log" | tee -a "$SUMMARY"
-    # A/B for decoding: the activation quantizer always a separate kernel (no fused quantization)
-    TQ_GGUF_CUDA_MMV_FUSE=0 "$BIN/llama-bench" -ngl 99 -p 0 -n 128 -r "$REPS" -fa 0 -m "$M/$c-TQ2_0.gguf" -m "$M/$c-TQ1_0.gguf" -o md \
-        > "$OUT/bench-$c-nofuse.log" 2>&1
-    say "llama-bench $c tg128 unfused rc=$?"; grep '^|' "$OUT/bench-$c-nofuse.log" | tee -a "$SUMMARY"
     for t in F16 $TYPES; do
       [ $t = F16 ] && f=$M/$c-f16.gguf || f=$M/$c-$t.gguf
       echo "## $t" >> "$OUT/batched-$c.log"
@@ -169,7 +165,7 @@ PY
     # Seen on the device image (CUDA 13.0.88): libggml-cuda.so carries its own copy of libstdc++ (no
     # NEEDED entry, ~150 exported std::ostream/locale symbols) and, loaded through ctypes, libllama's
     # std::ostream calls bind to it and crash in llama_model::print_info (SIGSEGV; cuda-gdb backtrace
-    # in gpu-h200-2026-11-23/). Loading the system libstdc++ first avoids it; llama-bench is unaffected.
+    # in gpu-h200-2026-11-22-r2/). Loading the system libstdc++ first avoids it; llama-bench is unaffected.
     LD_PRELOAD=$(g++ -print-file-name=libstdc++.so.6) python3 bench/gpu_logits.py "$M/tiny-TQ2_0.gguf" "$M/tiny-TQ1_0.gguf" >> "$OUT/logits.log" 2>&1
     say "logits rc=$?"; grep "^logits" "$OUT/logits.log" | tee -a "$SUMMARY"
     { readelf -d "$BIN/libggml-cuda.so" | grep NEEDED; nm -D --defined-only "$BIN/libggml-cuda.so" | grep -c -E " (_ZNSo|_ZNSt6locale|_ZNKSt7codecvt)"; } > "$OUT/logits-libs.log" 2>&1

@@ -349,13 +349,9 @@ static __device__ __forceinline__ void tq_mmv_block(
 // Grid: at most ceil(nrows/ROWS) CTAs (launch_k sizes it to one resident wave); needs NW <= chunks per row.
 // cpy: bytes per cp.async (16, 8, 4), or COPY_BULK: one bulk copy per row and chunk, completing on a
 // per-stage mbarrier (sm_90+, CB = 8, full chunks only: nb % 8 == 0, 16-byte aligned rows).
-// FQ (fused quantization, one column only): 0 = yq/ym come from tq_mmv_quantize; P > 0 = every warp
-// quantizes the activation blocks of its own chunks (at most P chunks per tile) from y into shared
-// memory while its first weight copies are in flight: no separate kernel, whose launch and run are
-// most of the time of a small decode mat-vec.
-template <int type, int cpy, int NW, int STAGES, int CB, int FQ>
+template <int type, int cpy, int NW, int STAGES, int CB>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
-        const char * __restrict__ x, const float * y, const int * yq, const float2 * ym,
+        const char * __restrict__ x, const int * yq, const float2 * ym,
         float * dst, const int nb, const int64_t row_bytes, const int nrows, const int ncols,
         const int64_t stride_dst) {
     constexpr int BS  = traits<type>::bs;
@@ -369,11 +365,7 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     const int g = lane / 4, t = lane % 4;
     uint32_t * wbuf = tq_mmv_smem + warp*STAGES*ROWS*CW;
     float    * red  = (float *) (tq_mmv_smem + NW*STAGES*ROWS*CW); // [2][NW][ROWS][MAX_COLS]
-    int      * yqs  = (int *) (red + 2*NW*ROWS*MAX_COLS);            // FQ: [NW][FQ*CB blocks][64]
-    float2   * yms  = (float2 *) (yqs + NW*FQ*CB*64);                // FQ: [NW][FQ*CB blocks][MAX_COLS]
-    uint64_t * bars = (uint64_t *) (yms + NW*FQ*CB*MAX_COLS) + warp*STAGES; // BULK: one per stage
-    yqs += warp*FQ*CB*64;
-    yms += warp*FQ*CB*MAX_COLS;
+    uint64_t * bars = (uint64_t *) (red + 2*NW*ROWS*MAX_COLS) + warp*STAGES; // BULK: one per stage
     if (BULK) {
         if (lane == 0) {
 #pragma unroll
@@ -432,20 +424,8 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     for (int s = 0; s < STAGES - 1; ++s) {
         issue(s, s);
     }
-    pdl_wait(); // y (FQ) or yq, ym: written by the preceding kernel
+    pdl_wait(); // yq, ym: written by tq_mmv_quantize
     pdl_launch_dependents();
-    if (FQ) { // local block lb = the (lb % CB)-th block of this warp's (lb / CB)-th chunk of a tile
-        for (int lb = 0; lb < per_tile*CB; ++lb) {
-            const int kb = (warp + NW*(lb / CB))*CB + lb % CB;
-            if (kb < nb) {
-                const float2 dm = quantize_block<type>(y + (int64_t) kb*256, yqs + lb*64, lane);
-                if (lane < MAX_COLS) {
-                    yms[lb*MAX_COLS + lane] = lane == 0 ? dm : make_float2(0.0f, 0.0f);
-                }
-            }
-        }
-        __syncwarp();
-    }
 
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     const bool has_col = g < ncols;
@@ -454,15 +434,7 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     // Activations (and their scales) come from L2 (shared by all CTAs): their latency is hidden by
     // loading them PF blocks ahead into registers, the first ones before waiting for the weights.
     constexpr int PF = 2;
-    auto load_y = [&](const int kb, const int lb, int4 (&yv)[4], float4 & m) {
-        if (FQ) {
-#pragma unroll
-            for (int k = 0; k < 4; ++k) {
-                yv[k] = has_col ? ((const int4 *) (yqs + lb*64 + t*16))[k] : make_int4(0, 0, 0, 0);
-            }
-            m = ((const float4 *) (yms + lb*MAX_COLS))[t];
-            return;
-        }
+    auto load_y = [&](const int kb, int4 (&yv)[4], float4 & m) {
         if (has_col) {
 #pragma unroll
             for (int k = 0; k < 4; ++k) {
@@ -482,13 +454,12 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         issue(j + STAGES - 1, (j + STAGES - 1) % STAGES); // refills the slot consumed at j - 1
 
         const int kb0  = chunk_of(j)*CB;
-        const int lb0  = (j % per_tile)*CB; // FQ: local block of kb0
         const int nblk = min(CB, nb - kb0); // even, >= 2
         int4   yv[PF + 1][4];
         float4 ymv[PF + 1];
 #pragma unroll
         for (int b = 0; b < PF; ++b) {
-            load_y(kb0 + b, lb0 + b, yv[b], ymv[b]);
+            load_y(kb0 + b, yv[b], ymv[b]);
         }
 
         if (BULK) {
@@ -505,7 +476,7 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         for (int b = 0; b < CB; ++b) {
             if (b < nblk) {
                 if (b + PF < CB && b + PF < nblk) {
-                    load_y(kb0 + b + PF, lb0 + b + PF, yv[(b + PF) % (PF + 1)], ymv[(b + PF) % (PF + 1)]);
+                    load_y(kb0 + b + PF, yv[(b + PF) % (PF + 1)], ymv[(b + PF) % (PF + 1)]);
                 }
                 tq_mmv_block<type>(acc, r0 + (b/2)*PW, r1 + (b/2)*PW, b % 2, t, yv[b % (PF + 1)], ymv[b % (PF + 1)]);
             }
@@ -542,9 +513,9 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     }
 }
 
-template <int type, int NW, int STAGES, int CB, int FQ>
+template <int type, int NW, int STAGES, int CB>
 constexpr int smem_bytes() {
-    return NW*STAGES*ROWS*chunk<type, CB>::stride*4 + 2*NW*ROWS*MAX_COLS*4 + NW*FQ*CB*(64*4 + MAX_COLS*8) + NW*STAGES*8;
+    return NW*STAGES*ROWS*chunk<type, CB>::stride*4 + 2*NW*ROWS*MAX_COLS*4 + NW*STAGES*8;
 }
 
 // Whether the kernel handles this shape/alignment: even number of blocks per row (block pairs are
@@ -615,37 +586,11 @@ struct mv_args {
     int nb; int64_t row_bytes; int nrows; int ncols; int64_t stride_col_y; int64_t stride_dst;
     cudaStream_t stream;
     bool quantize   = true; // false (harness): yq/ym are already there, time the mat-vec alone
-    bool allow_fuse = true; // ncols == 1: quantize inside the mat-vec (FQ)
     bool allow_bulk = true; // Hopper bulk copies where the layout allows
 };
 
-template <int type, int cpy, int NW, int STAGES, int CB, int FQ>
-static void launch_k(const mv_args & a) {
-    constexpr int smem = smem_bytes<type, NW, STAGES, CB, FQ>();
-    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB, FQ>;
-    static launch_info cache[64];
-    const launch_info & li = get_launch_info(cache, kernel, NW*32, smem);
-    const int ntiles = (a.nrows + ROWS - 1) / ROWS;
-    const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
-    launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
-           a.x, a.y, (const int *) a.yq, (const float2 *) a.ym, a.dst, a.nb, a.row_bytes, a.nrows, a.ncols, a.stride_dst);
-}
-
 template <int type, int cpy, int NW, int STAGES, int CB>
-static void launch_fq(const mv_args & a) {
-    // chunks of warp 0 per tile (the most of any warp): FQ holds that many chunks of activations.
-    // Fused only for short rows and few row tiles (measured, harness n = 1: 3072 x 3072 5.6 vs 8.8 us,
-    // 4096 x 4096 6.4 vs 7.0; but 4096 x 14336 20.3 vs 11.8 and 8192 x 3072 7.5 vs 5.9: the per-warp
-    // quantization is serial, so it only pays where the separate kernel dominates).
-    const int per_tile = ((a.nb + CB - 1) / CB + NW - 1) / NW;
-    if (a.ncols == 1 && a.allow_fuse && a.quantize && per_tile <= 2 && a.nb <= 16 && a.nrows <= 4096) {
-        if (per_tile == 1) {
-            launch_k<type, cpy, NW, STAGES, CB, 1>(a);
-        } else {
-            launch_k<type, cpy, NW, STAGES, CB, 2>(a);
-        }
-        return;
-    }
+static void launch_k(const mv_args & a) {
     if (a.quantize) {
         const auto quantize = tq_mmv_quantize<type>;
         static launch_info cache[64];
@@ -653,7 +598,14 @@ static void launch_fq(const mv_args & a) {
         launch(quantize, dim3(a.nb, MAX_COLS, 1), dim3(32, 1, 1), 0, a.stream, li.pdl,
                a.y, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y);
     }
-    launch_k<type, cpy, NW, STAGES, CB, 0>(a);
+    constexpr int smem = smem_bytes<type, NW, STAGES, CB>();
+    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB>;
+    static launch_info cache[64];
+    const launch_info & li = get_launch_info(cache, kernel, NW*32, smem);
+    const int ntiles = (a.nrows + ROWS - 1) / ROWS;
+    const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
+    launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
+           a.x, (const int *) a.yq, (const float2 *) a.ym, a.dst, a.nb, a.row_bytes, a.nrows, a.ncols, a.stride_dst);
 }
 
 template <int type, int NW, int STAGES, int CB = 8>
@@ -664,21 +616,21 @@ static void launch_nw(const mv_args & a) {
     const uintptr_t xa = (uintptr_t) a.x;
     if (CB == 8 && xa % 16 == 0 && a.row_bytes % 16 == 0 && tail == 0 && a.allow_bulk) {
         static launch_info cache[64];
-        if (get_launch_info(cache, tq_mmv_kernel<type, COPY_BULK, NW, STAGES, CB, 0>, NW*32, smem_bytes<type, NW, STAGES, CB, 0>()).bulk) {
-            launch_fq<type, COPY_BULK, NW, STAGES, CB>(a);
+        if (get_launch_info(cache, tq_mmv_kernel<type, COPY_BULK, NW, STAGES, CB>, NW*32, smem_bytes<type, NW, STAGES, CB>()).bulk) {
+            launch_k<type, COPY_BULK, NW, STAGES, CB>(a);
             return;
         }
     }
     if (xa % 16 == 0 && a.row_bytes % 16 == 0 && bytes % 16 == 0 && tail % 16 == 0) {
-        launch_fq<type, 16, NW, STAGES, CB>(a);
+        launch_k<type, 16, NW, STAGES, CB>(a);
     } else if (xa % 8 == 0 && a.row_bytes % 8 == 0 && bytes % 8 == 0 && tail % 8 == 0) {
-        launch_fq<type,  8, NW, STAGES, CB>(a);
+        launch_k<type,  8, NW, STAGES, CB>(a);
     } else {
-        launch_fq<type,  4, NW, STAGES, CB>(a);
+        launch_k<type,  4, NW, STAGES, CB>(a);
     }
 }
 
-// The launch shape by measurement (H200, bench/results/gpu-h200-2026-11-23.md, harness variants):
+// The launch shape by measurement (H200, bench/results/gpu-h200-2026-11-22-r2.md, harness variants):
 //   * long rows want more warps along K (8192 x 28672: NW8S2 33 us vs NW4S2 40 us for TQ2_0);
 //     4..7 chunks per row want a third stage when a tile has several chunks per warp;
 //   * short_chunks: rows of at most 16 blocks in chunks of 4, one warp per chunk (measured: only
@@ -712,18 +664,20 @@ static void launch_default(const mv_args & a) {
 }
 
 // Quantize y (ncols <= 8 columns of nb*256 floats, column stride stride_col_y) into yq (ncols*nb*256
-// bytes) and ym (nb*8 float2) -- inside the mat-vec for one column -- then the mat-vec. Caller checks
-// supported().
-// allow_fuse = false: always the separate quantize kernel (A/B). variant (harness only): 0 = default;
-// 1..7: fixed (NW, STAGES) for comparisons; 8: chunks of 8 only; 9: default without fused quantization;
+// bytes) and ym (nb*8 float2), then the mat-vec. Caller checks supported().
+// variant (harness only): 0 = default; 1..7: fixed (NW, STAGES) for comparisons; 8: chunks of 8 only;
 // negative: the same without quantizing (yq/ym reused).
+//
+// Tried and removed (2026-11-22): quantizing the activations inside the mat-vec for one column (each
+// warp its own blocks, no separate kernel). Faster alone for 3072 x 3072 (5.6 vs 8.8 us) but slower in
+// llama-bench tg128 (H200, 3B TQ2_0 476 vs 526 t/s, 8B 331 vs 360): the per-warp quantization is
+// serial and the separate kernel already overlaps through PDL.
 template <int type>
 static void mul_mat_vec(const char * x, const float * y, int * yq, float2 * ym, float * dst, int nb, int64_t row_bytes,
                         int nrows, int ncols, int64_t stride_col_y, int64_t stride_dst, cudaStream_t stream,
-                        const int variant = 0, const bool allow_fuse = true) {
+                        const int variant = 0) {
     mv_args a = {x, y, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_col_y, stride_dst, stream};
-    a.quantize   = variant >= 0;
-    a.allow_fuse = allow_fuse;
+    a.quantize = variant >= 0;
 #ifdef TQ_MMV_VARIANTS
     const int nchunks = (nb + 7) / 8; // every warp needs at least one chunk of each row: NW <= nchunks
     switch (variant < 0 ? -variant : variant) {
@@ -735,7 +689,6 @@ static void mul_mat_vec(const char * x, const float * y, int * yq, float2 * ym, 
         case 6: launch_nw<type, 1, 4>(a); return;
         case 7: if (nchunks >= 4) { a.allow_bulk = false; launch_nw<type, 4, 2>(a); return; } break;
         case 8: launch_default<type, false>(a); return;
-        case 9: a.allow_fuse = false; break; // = TQ_GGUF_CUDA_MMV_FUSE=0 in ggml
         default: break;
     }
 #endif
