@@ -35,7 +35,8 @@ def main() -> None:
         reps = -(-n // pool.size)
         off = int(rng.integers(0, pool.size))
         src = np.roll(pool, -off) if reps == 1 else np.tile(pool, reps)
-        w.add_tensor(name, np.ascontiguousarray(src[:n].reshape(rows, k)))
+        # a copy of the n values: a view would keep the whole rolled pool alive until the file is written
+        w.add_tensor(name, np.array(src[:n].reshape(rows, k)))
 
     write_llama(Path(out), PRESETS[preset], f"synthetic-{preset}", N_VOCAB, random_f16,
                 gguf.LlamaFileType.MOSTLY_F16)
