@@ -9,16 +9,15 @@
 // (4 activation bytes per 2-bit weight byte per column), so n = 2..8 costs ~n times n = 1.
 //
 // Design:
-//   * Work item = (16-row tile, chunk of 8 blocks along K). A CTA owns whole tiles (tile = blockIdx.x +
-//     i*gridDim.x: the grid is at most one wave, sized by the occupancy API, so every CTA is resident
-//     and there is no tail wave); its NW warps split each tile's chunks (warp w takes chunks w, w+NW..).
-//     Each warp streams its items with cp.async into its own STAGES-deep ring in shared memory
-//     (TQ2_0: 8*66 = 528 bytes = 33*16 per row, TQ1_0: 8*54 = 432 = 27*16; 16-byte copies when rows
-//     are 16-byte aligned, i.e. blocks per row % 8 == 0: all Llama shapes; else 8 or 4 bytes; short
-//     rows use chunks of 4 blocks, see struct chunk). The ring
-//     runs across tile boundaries, so a warp always has STAGES-1 items in flight while it decodes one:
-//     the DRAM stream never stops for decode, mma or the per-tile reduction. Warps only meet once per
-//     tile, at the cross-warp reduction (double-buffered, so one barrier per tile).
+//   * Work item = (16-row tile, chunk of CB = 8 or 4 blocks along K; struct chunk). A CTA owns whole
+//     tiles (tile = blockIdx.x + i*gridDim.x: the grid is at most one wave, sized by the occupancy API,
+//     so every CTA is resident and there is no tail wave); its NW warps split each tile's chunks (warp
+//     w takes chunks w, w+NW, ..). Each warp streams its items into its own STAGES-deep ring in shared
+//     memory: one Hopper bulk copy per row and chunk (sm_90, 16-byte aligned full chunks of 8: all
+//     Llama shapes with K % 2048 == 0), else cp.async of 16, 8 or 4 bytes as the alignment allows. The
+//     ring runs across tile boundaries, so a warp always has STAGES-1 items in flight while it decodes
+//     one: the DRAM stream never stops for decode, mma or the per-tile reduction. Warps only meet once
+//     per tile, at the cross-warp reduction (double-buffered, so one barrier per tile).
 //   * Programmatic dependent launch (sm_90+, like ggml-cuda's own kernels): the quantizer lets this
 //     kernel launch at once; this kernel issues its first weight copies (weights are never written by
 //     a preceding kernel) before waiting for the quantizer's results (griddepcontrol.wait), so the
@@ -27,8 +26,9 @@
 //   * In shared memory a pair of blocks is word aligned (TQ2_0: 33 words, TQ1_0: 27 words); the odd
 //     block of a pair starts 2 bytes into a word and is realigned with __funnelshift_r.
 //   * Decode: a 32-bit weight word yields int8x4 groups of codes c in {0,1,2} (trit + 1) for 4
-//     CONSECUTIVE weights (TQ2_0: (q >> 2s) & 0x03030303; TQ1_0: base-3 digits via 16-bit-lane products and a byte_perm).
-//     The groups are the A fragment of mma.m16n8k32.s8 (rows g, g+8 of the tile); the B fragment is
+//     CONSECUTIVE weights (TQ2_0: q & (0x03030303 << 2s), codes left at their bit position and the
+//     mma sum shifted back, see tq_mmv_decode_tq2; TQ1_0: base-3 digits via 16-bit-lane products and a
+//     byte_perm). The groups are the A fragment of mma.m16n8k32 (rows g, g+8 of the tile); the B fragment is
 //     the activation column g (n <= 8 columns = the mma's N; lanes of absent columns feed zeros).
 //     The K order inside an mma is a free permutation as long as A and B agree: thread t of each quad
 //     always takes the same 16 groups of a block (tq_mmv_elem), and the activation quantizer writes
@@ -39,9 +39,10 @@
 //     from 8 mmas), so the result is sum_b d_x[b] * (d_y[b] * C_b - d_y[b] * S_b); the quantizer stores
 //     (d_y, d_y*S) per (block, column) as float2, 8 columns per block (absent columns zero).
 //
-// Shared memory bank check (32 banks of 4 bytes): TQ2_0 row stride 132 words = 4 mod 32, thread
-// (g, t) reads word t + 4u (+ pair/row offsets): bank 4g + t + const: conflict-free. TQ1_0: stride
-// 108 = 12 mod 32: 12g + t covers 32 distinct banks for g < 8, t < 4.
+// Shared memory bank check (32 banks of 4 bytes), chunks of 8: TQ2_0 row stride 132 words = 4 mod 32,
+// thread (g, t) reads word t + 4u (+ pair/row offsets): bank 4g + t + const: conflict-free. TQ1_0:
+// stride 108 = 12 mod 32: 12g + t covers 32 distinct banks for g < 8, t < 4. Chunks of 4: padded
+// strides, see struct chunk.
 
 #include <cstdint>
 #include <cstdlib>
