@@ -11,6 +11,7 @@
 #define GGML_COMMON_DECL_C
 #include "ggml-common.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 void quantize_row_q8_K(const float * x, void * y, int64_t k);  // upstream (ggml-cpu)
@@ -20,30 +21,40 @@ void tq_pack_q8K_column(const block_q8_K * row, int64_t nb, void * panel, int64_
 #if defined(__AVX512F__) && defined(__AVX512BW__)
 #include <immintrin.h>
 
+// Upstream's block scale: false for an all-zero block; else *max = the first x[j] of largest
+// magnitude (left 0 if none compares equal, as before this helper: only with NaNs).
+static inline bool q8K_block_max(const float * x, float * max) {
+    const __m512 signbit = _mm512_set1_ps(-0.0f);
+    __m512 vmax = _mm512_setzero_ps();
+    for (int j = 0; j < 16; ++j) {
+        vmax = _mm512_max_ps(vmax, _mm512_andnot_ps(signbit, _mm512_loadu_ps(x + 16*j)));
+    }
+    const float amax = _mm512_reduce_max_ps(vmax);
+    if (!amax) {
+        return false;
+    }
+    *max = 0;
+    for (int j = 0; j < 16; ++j) {
+        const __mmask16 m = _mm512_cmp_ps_mask(_mm512_andnot_ps(signbit, _mm512_loadu_ps(x + 16*j)),
+                                               _mm512_set1_ps(amax), _CMP_EQ_OQ);
+        if (m) {
+            *max = x[16*j + __builtin_ctz(m)];
+            break;
+        }
+    }
+    return true;
+}
+
 void tq_quantize_row_q8_K(const float * x, void * vy, int64_t k) {
     block_q8_K * y = (block_q8_K *) vy;
     const int64_t nb = k / QK_K;
-    const __m512 signbit = _mm512_set1_ps(-0.0f);
     for (int64_t i = 0; i < nb; ++i, x += QK_K) {
-        __m512 vmax = _mm512_setzero_ps();
-        for (int j = 0; j < 16; ++j) {
-            vmax = _mm512_max_ps(vmax, _mm512_andnot_ps(signbit, _mm512_loadu_ps(x + 16*j)));
-        }
-        const float amax = _mm512_reduce_max_ps(vmax);
-        if (!amax) {
+        float max;
+        if (!q8K_block_max(x, &max)) {
             y[i].d = 0;
             memset(y[i].qs, 0, QK_K);
             memset(y[i].bsums, 0, sizeof(y[i].bsums));
             continue;
-        }
-        float max = 0;
-        for (int j = 0; j < 16; ++j) {
-            const __mmask16 m = _mm512_cmp_ps_mask(_mm512_andnot_ps(signbit, _mm512_loadu_ps(x + 16*j)),
-                                                   _mm512_set1_ps(amax), _CMP_EQ_OQ);
-            if (m) {
-                max = x[16*j + __builtin_ctz(m)];
-                break;
-            }
         }
         const float iscale = -127.f/max;
         const __m512 vs = _mm512_set1_ps(iscale);
@@ -64,33 +75,19 @@ void tq_quantize_row_q8_K(const float * x, void * vy, int64_t k) {
 void tq_quantize_q8K_panel_column(const float * x, int64_t k, void * panel, int64_t nc, int64_t c) {
     const int64_t nb = k / QK_K;
     const size_t block_size = (size_t) nc * (sizeof(float) + sizeof(int32_t) + QK_K);
-    const __m512 signbit = _mm512_set1_ps(-0.0f);
     for (int64_t i = 0; i < nb; ++i, x += QK_K) {
         char * blk = (char *) panel + (size_t) i * block_size;
         float   * d       = (float *) blk + c;
         int32_t * neg_sum = (int32_t *) (blk + nc*sizeof(float)) + c;
         int8_t  * qs      = (int8_t *) (blk + nc*(sizeof(float) + sizeof(int32_t))) + 16*c;
-        __m512 vmax = _mm512_setzero_ps();
-        for (int j = 0; j < 16; ++j) {
-            vmax = _mm512_max_ps(vmax, _mm512_andnot_ps(signbit, _mm512_loadu_ps(x + 16*j)));
-        }
-        const float amax = _mm512_reduce_max_ps(vmax);
-        if (!amax) {
+        float max;
+        if (!q8K_block_max(x, &max)) {
             *d = 0;
             *neg_sum = 0;
             for (int j = 0; j < 16; ++j) {
                 memset(qs + 16*nc*j, 0, 16);
             }
             continue;
-        }
-        float max = 0;
-        for (int j = 0; j < 16; ++j) {
-            const __mmask16 m = _mm512_cmp_ps_mask(_mm512_andnot_ps(signbit, _mm512_loadu_ps(x + 16*j)),
-                                                   _mm512_set1_ps(amax), _CMP_EQ_OQ);
-            if (m) {
-                max = x[16*j + __builtin_ctz(m)];
-                break;
-            }
         }
         const float iscale = -127.f/max;
         const __m512 vs = _mm512_set1_ps(iscale);
