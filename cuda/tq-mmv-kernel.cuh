@@ -590,23 +590,29 @@ struct mv_args {
     bool allow_bulk = true; // Hopper bulk copies where the layout allows
 };
 
+// Quantize (unless a.quantize is false) and launch; false, launching nothing, where this is the bulk-copy
+// instantiation and the device or the loaded code has no bulk copies.
 template <int type, int cpy, int NW, int STAGES, int CB>
-static void launch_k(const mv_args & a) {
-    if (a.quantize) {
-        const auto quantize = tq_mmv_quantize<type>;
-        static launch_info cache[64];
-        const launch_info & li = get_launch_info(cache, quantize, 32, 0);
-        launch(quantize, dim3(a.nb, MAX_COLS, 1), dim3(32, 1, 1), 0, a.stream, li.pdl,
-               a.y, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y);
-    }
+static bool launch_k(const mv_args & a) {
     constexpr int smem = smem_bytes<type, NW, STAGES, CB>();
     const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB>;
     static launch_info cache[64];
     const launch_info & li = get_launch_info(cache, kernel, NW*32, smem);
+    if (cpy == COPY_BULK && !li.bulk) {
+        return false;
+    }
+    if (a.quantize) {
+        const auto quantize = tq_mmv_quantize<type>;
+        static launch_info qcache[64];
+        const launch_info & qi = get_launch_info(qcache, quantize, 32, 0);
+        launch(quantize, dim3(a.nb, MAX_COLS, 1), dim3(32, 1, 1), 0, a.stream, qi.pdl,
+               a.y, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y);
+    }
     const int ntiles = (a.nrows + ROWS - 1) / ROWS;
     const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
     launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
            a.x, (const int *) a.yq, (const float2 *) a.ym, a.dst, a.nb, a.row_bytes, a.nrows, a.ncols, a.stride_dst);
+    return true;
 }
 
 template <int type, int NW, int STAGES, int CB = 8>
@@ -615,12 +621,9 @@ static void launch_nw(const mv_args & a) {
     constexpr int bytes = chunk<type, CB>::bytes; // of a full chunk, per row
     const int tail = (a.nb % CB)*BS;              // bytes of a partial last chunk (0 if none)
     const uintptr_t xa = (uintptr_t) a.x;
-    if (CB == 8 && xa % 16 == 0 && a.row_bytes % 16 == 0 && tail == 0 && a.allow_bulk) {
-        static launch_info cache[64];
-        if (get_launch_info(cache, tq_mmv_kernel<type, COPY_BULK, NW, STAGES, CB>, NW*32, smem_bytes<type, NW, STAGES, CB>()).bulk) {
-            launch_k<type, COPY_BULK, NW, STAGES, CB>(a);
-            return;
-        }
+    if (CB == 8 && xa % 16 == 0 && a.row_bytes % 16 == 0 && tail == 0 && a.allow_bulk &&
+            launch_k<type, COPY_BULK, NW, STAGES, CB>(a)) {
+        return;
     }
     if (xa % 16 == 0 && a.row_bytes % 16 == 0 && bytes % 16 == 0 && tail % 16 == 0) {
         launch_k<type, 16, NW, STAGES, CB>(a);
