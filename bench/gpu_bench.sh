@@ -17,6 +17,8 @@
 #   kernels       test-backend-ops perf -o MUL_MAT for F16, Q4_0, Q2_0, TQ2_0, TQ1_0 (4096x14336, 70B shapes)
 #   models:CLS    synthetic F16 GGUF of class CLS (3b, 8b, 13b) + llama-quantize to Q4_0 Q2_0 TQ2_0 TQ1_0
 #   bench:CLS     llama-bench pp512/tg128 fa 0,1 and llama-batched-bench (1..64) for those models
+#   timeline:CLS  where a generated token's time goes (nsys, or ncu without gaps): kernel time per token
+#                 by kernel, GPU idle time, for TQ2_0 and Q2_0 of class CLS (bench/gpu_timeline.py)
 #   logits        Llama(n_gpu_layers=-1) vs CPU logits on a small synthetic model in TQ2_0 and TQ1_0
 #   rm:CLS        delete the models of CLS (disk)
 #
@@ -151,6 +153,22 @@ for t, r in rows.items():
     print(f"{t:16s}  " + " ".join(f"{r.get(b, 0):8.1f}" for b in (1, 2, 4, 8, 16, 32, 64)))
 PY
     ;;
+  timeline:*)
+    c=${stage#timeline:}
+    NSYS=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
+    for t in ${TL_TYPES:-TQ2_0 Q2_0}; do
+      if [ -n "$NSYS" ]; then
+        "$NSYS" profile -t cuda --cuda-graph-trace=node -o "/tmp/tl-$c-$t" -f true \
+            "$BIN/llama-bench" -m "$M/$c-$t.gguf" -ngl 99 -p 0 -n 64 -r 1 -fa 0 > "$OUT/timeline-$c-$t.log" 2>&1
+        "$NSYS" stats -q -r cuda_gpu_trace -f csv -o "/tmp/tl-$c-$t" "/tmp/tl-$c-$t.nsys-rep" >> "$OUT/timeline-$c-$t.log" 2>&1
+        python3 bench/gpu_timeline.py nsys "/tmp/tl-$c-${t}_cuda_gpu_trace.csv" 65 >> "$OUT/timeline-$c-$t.log" 2>&1
+      else
+        ncu --csv --metrics gpu__time_duration.sum "$BIN/llama-bench" -m "$M/$c-$t.gguf" -ngl 99 -p 0 -n 4 -r 1 -fa 0 \
+            > "/tmp/tl-$c-$t.csv" 2> "$OUT/timeline-$c-$t.log"
+        python3 bench/gpu_timeline.py ncu "/tmp/tl-$c-$t.csv" 5 >> "$OUT/timeline-$c-$t.log" 2>&1
+      fi
+      say "timeline $c $t (${NSYS:-ncu}): $(grep -E '^(per token|idle)' "$OUT/timeline-$c-$t.log" | tr '\n' ';')"
+    done ;;
   logits)
     # small synthetic model, quantized to each ternary type; Llama(n_gpu_layers=-1) vs CPU
     PYTHONPATH=$B/upstream/llama.cpp/gguf-py python3 - "$M/tiny-f16.gguf" <<'PY' > "$OUT/logits.log" 2>&1

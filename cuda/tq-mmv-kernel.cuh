@@ -429,23 +429,19 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     pdl_launch_dependents();
 
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    const bool has_col = g < ncols;
-    const int4 * yrow = (const int4 *) yq + ((int64_t) g*nb*4 + t)*4; // + kb*16 int4
+    // B fragment: lane (g, t) feeds activation column g. Lanes of absent columns (g >= ncols) read
+    // column ncols - 1 instead of loading predicated zeros: their mma output column is never stored,
+    // and unpredicated loads keep the activation stream to 5 loads per block and lane.
+    const int4 * yrow = (const int4 *) yq + ((int64_t) min(g, ncols - 1)*nb*4 + t)*4; // + kb*16 int4
 
     // Activations (and their scales) come from L2 (shared by all CTAs): their latency is hidden by
     // loading them PF blocks ahead into registers, the first ones before waiting for the weights.
-    constexpr int PF = 2;
+    // One block ahead covers the L2 latency (a block is ~100 instructions per warp) at 20 registers.
+    constexpr int PF = 1;
     auto load_y = [&](const int kb, int4 (&yv)[4], float4 & m) {
-        if (has_col) {
 #pragma unroll
-            for (int k = 0; k < 4; ++k) {
-                yv[k] = yrow[(int64_t) kb*16 + k];
-            }
-        } else {
-#pragma unroll
-            for (int k = 0; k < 4; ++k) {
-                yv[k] = make_int4(0, 0, 0, 0);
-            }
+        for (int k = 0; k < 4; ++k) {
+            yv[k] = yrow[(int64_t) kb*16 + k];
         }
         m = *((const float4 *) (ym + (int64_t) kb*MAX_COLS) + t);
     };
@@ -473,13 +469,21 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const uint32_t * sb = wbuf + (j % STAGES)*ROWS*CW;
         const uint32_t * r0 = sb + g*CW;
         const uint32_t * r1 = sb + (g + 8)*CW;
+        if (BULK || nblk == CB) { // full chunk: no per-block bounds, activations one block ahead
 #pragma unroll
-        for (int b = 0; b < CB; ++b) {
-            if (b < nblk) {
-                if (b + PF < CB && b + PF < nblk) {
+            for (int b = 0; b < CB; ++b) {
+                if (b + PF < CB) {
                     load_y(kb0 + b + PF, yv[(b + PF) % (PF + 1)], ymv[(b + PF) % (PF + 1)]);
                 }
                 tq_mmv_block<type>(acc, r0 + (b/2)*PW, r1 + (b/2)*PW, b % 2, t, yv[b % (PF + 1)], ymv[b % (PF + 1)]);
+            }
+        } else { // the last, partial chunk of a row (cp.async layouts only): block pairs, loads in line
+#pragma unroll 1
+            for (int b = 0; b < nblk; b += 2) {
+                load_y(kb0 + b, yv[0], ymv[0]);
+                load_y(kb0 + b + 1, yv[1], ymv[1]);
+                tq_mmv_block<type>(acc, r0 + (b/2)*PW, r1 + (b/2)*PW, false, t, yv[0], ymv[0]);
+                tq_mmv_block<type>(acc, r0 + (b/2)*PW, r1 + (b/2)*PW, true,  t, yv[1], ymv[1]);
             }
         }
         __syncwarp(); // this slot is refilled by the next iteration's issue
@@ -670,6 +674,7 @@ static void launch_default(const mv_args & a) {
 // Quantize y (ncols <= 8 columns of nb*256 floats, column stride stride_col_y) into yq (ncols*nb*256
 // bytes) and ym (nb*8 float2), then the mat-vec. Caller checks supported().
 // variant (harness only): 0 = default; 1..7: fixed (NW, STAGES) for comparisons; 8: chunks of 8 only;
+// 9..11: chunks of 4 on long rows (NW, STAGES) = (8, 3), (4, 4), (8, 2);
 // negative: the same without quantizing (yq/ym reused).
 //
 // Tried and removed (2026-11-22): quantizing the activations inside the mat-vec for one column (each
@@ -693,6 +698,10 @@ static void mul_mat_vec(const char * x, const float * y, int * yq, float2 * ym, 
         case 6: launch_nw<type, 1, 4>(a); return;
         case 7: if (nchunks >= 4) { a.allow_bulk = false; launch_nw<type, 4, 2>(a); return; } break;
         case 8: launch_default<type, false>(a); return;
+        // chunks of 4 on long rows: smaller rings, so more warps per SM (cp.async, 8-byte copies)
+        case 9:  if (nb >= 32) { launch_nw<type, 8, 3, 4>(a); return; } break;
+        case 10: if (nb >= 16) { launch_nw<type, 4, 4, 4>(a); return; } break;
+        case 11: if (nb >= 32) { launch_nw<type, 8, 2, 4>(a); return; } break;
         default: break;
     }
 #endif
