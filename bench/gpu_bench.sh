@@ -17,6 +17,8 @@
 #   kernels       test-backend-ops perf -o MUL_MAT for F16, Q4_0, Q2_0, TQ2_0, TQ1_0 (4096x14336, 70B shapes)
 #   models:CLS    synthetic F16 GGUF of class CLS (3b, 8b, 13b) + llama-quantize to Q4_0 Q2_0 TQ2_0 TQ1_0
 #   bench:CLS     llama-bench pp512/tg128 fa 0,1 and llama-batched-bench (1..64) for those models
+#   ab:CLS        tg128 A/B of the fused activation quantization (TQ_GGUF_CUDA_MMV_FUSE=0 vs default),
+#                 interleaved rounds with Q4_0/Q2_0 in each round (FA=0 by default; medians)
 #   timeline:CLS  where a generated token's time goes (nsys, or ncu without gaps): kernel time per token
 #                 by kernel, GPU idle time, for TQ2_0 and Q2_0 of class CLS (bench/gpu_timeline.py)
 #   logits        Llama(n_gpu_layers=-1) vs CPU logits on a small synthetic model in TQ2_0 and TQ1_0
@@ -151,6 +153,30 @@ for line in open(sys.argv[1]):
 print("batched S_TG t/s  " + " ".join(f"B={b:<6}" for b in (1, 2, 4, 8, 16, 32, 64)))
 for t, r in rows.items():
     print(f"{t:16s}  " + " ".join(f"{r.get(b, 0):8.1f}" for b in (1, 2, 4, 8, 16, 32, 64)))
+PY
+    ;;
+  ab:*)
+    c=${stage#ab:}
+    : > "$OUT/ab-$c.log"
+    for r in 1 2 3; do
+      echo "## fuse=1 round $r" >> "$OUT/ab-$c.log"
+      "$BIN/llama-bench" -ngl 99 -p 0 -n 128 -r 3 -fa "${FA:-0}" -m "$M/$c-Q4_0.gguf" -m "$M/$c-Q2_0.gguf" \
+          -m "$M/$c-TQ2_0.gguf" -m "$M/$c-TQ1_0.gguf" -o md >> "$OUT/ab-$c.log" 2>&1
+      echo "## fuse=0 round $r" >> "$OUT/ab-$c.log"
+      TQ_GGUF_CUDA_MMV_FUSE=0 "$BIN/llama-bench" -ngl 99 -p 0 -n 128 -r 3 -fa "${FA:-0}" -m "$M/$c-TQ2_0.gguf" \
+          -m "$M/$c-TQ1_0.gguf" -o md >> "$OUT/ab-$c.log" 2>&1
+    done
+    python3 - "$OUT/ab-$c.log" <<'PY' | tee -a "$SUMMARY"
+import re, statistics, sys
+runs, fuse = {}, None
+for line in open(sys.argv[1]):
+    if line.startswith("## fuse="): fuse = line.split()[1]; continue
+    if "tg128" in line:
+        cols = [c.strip() for c in line.strip().strip("|").split("|")]
+        t = cols[0].split()[2] if len(cols[0].split()) > 2 else cols[0]
+        runs.setdefault((t, fuse), []).append(float(cols[-1].split()[0]))
+for (t, f), v in sorted(runs.items()):
+    print(f"ab tg128 {t:6s} {f}: median {statistics.median(v):7.1f} t/s  rounds {' '.join(f'{x:.1f}' for x in v)}")
 PY
     ;;
   timeline:*)
