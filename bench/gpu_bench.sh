@@ -17,8 +17,8 @@
 #   kernels       test-backend-ops perf -o MUL_MAT for F16, Q4_0, Q2_0, TQ2_0, TQ1_0 (4096x14336, 70B shapes)
 #   models:CLS    synthetic F16 GGUF of class CLS (3b, 8b, 13b) + llama-quantize to Q4_0 Q2_0 TQ2_0 TQ1_0
 #   bench:CLS     llama-bench pp512/tg128 fa 0,1 and llama-batched-bench (1..64) for those models
-#   ab:CLS        tg128 A/B of the fused activation quantization (TQ_GGUF_CUDA_MMV_FUSE=0 vs default),
-#                 interleaved rounds with Q4_0/Q2_0 in each round (FA=0 by default; medians)
+#   ab:CLS        tg128 A/B of the TQ types: default (A) vs with the environment $AB_ENV (B), in three
+#                 interleaved rounds with Q4_0/Q2_0 in each A round (the machines drift; FA=0 by default)
 #   timeline:CLS  where a generated token's time goes (nsys, or ncu without gaps): kernel time per token
 #                 by kernel, GPU idle time, for TQ2_0 and Q2_0 of class CLS (bench/gpu_timeline.py)
 #   logits        Llama(n_gpu_layers=-1) vs CPU logits on a small synthetic model in TQ2_0 and TQ1_0
@@ -156,21 +156,21 @@ for t, r in rows.items():
 PY
     ;;
   ab:*)
-    c=${stage#ab:}
+    c=${stage#ab:}; AB_ENV=${AB_ENV:-TQ_GGUF_CUDA_MMV=0}
     : > "$OUT/ab-$c.log"
     for r in 1 2 3; do
-      echo "## fuse=1 round $r" >> "$OUT/ab-$c.log"
+      echo "## ab=A round $r" >> "$OUT/ab-$c.log"
       "$BIN/llama-bench" -ngl 99 -p 0 -n 128 -r 3 -fa "${FA:-0}" -m "$M/$c-Q4_0.gguf" -m "$M/$c-Q2_0.gguf" \
           -m "$M/$c-TQ2_0.gguf" -m "$M/$c-TQ1_0.gguf" -o md >> "$OUT/ab-$c.log" 2>&1
-      echo "## fuse=0 round $r" >> "$OUT/ab-$c.log"
-      TQ_GGUF_CUDA_MMV_FUSE=0 "$BIN/llama-bench" -ngl 99 -p 0 -n 128 -r 3 -fa "${FA:-0}" -m "$M/$c-TQ2_0.gguf" \
+      echo "## ab=B($AB_ENV) round $r" >> "$OUT/ab-$c.log"
+      env $AB_ENV "$BIN/llama-bench" -ngl 99 -p 0 -n 128 -r 3 -fa "${FA:-0}" -m "$M/$c-TQ2_0.gguf" \
           -m "$M/$c-TQ1_0.gguf" -o md >> "$OUT/ab-$c.log" 2>&1
     done
     python3 - "$OUT/ab-$c.log" <<'PY' | tee -a "$SUMMARY"
 import re, statistics, sys
 runs, fuse = {}, None
 for line in open(sys.argv[1]):
-    if line.startswith("## fuse="): fuse = line.split()[1]; continue
+    if line.startswith("## ab="): fuse = line.split()[1]; continue
     if "tg128" in line:
         cols = [c.strip() for c in line.strip().strip("|").split("|")]
         t = cols[0].split()[2] if len(cols[0].split()) > 2 else cols[0]

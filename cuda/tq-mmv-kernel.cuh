@@ -55,17 +55,6 @@ enum : int { TQ2 = 0, TQ1 = 1 };
 constexpr int ROWS      = 16; // rows per CTA
 constexpr int MAX_COLS  = 8;  // mma N
 constexpr int COPY_BULK = 0;  // tq_mmv_kernel's cpy for Hopper bulk copies
-// Fused activation quantization (each CTA quantizes the whole activation into its shared memory, no
-// separate kernel) for at most FUSE_MAX_COLS columns of at most FUSE_MAX_NB blocks: there the
-// quantize kernel and its extra kernel boundary cost as much as the mat-vec itself.
-constexpr int FUSE_MAX_COLS = 2;
-constexpr int FUSE_MAX_NB   = 32;
-
-// shared memory of the fused activations: int8 [ncols][nb][256] (16-byte aligned), then (d, d*sum)
-// float2 [nb][MAX_COLS]
-static __host__ __device__ constexpr int fused_act_bytes(const int nb, const int ncols) {
-    return ncols*nb*256 + nb*MAX_COLS*8;
-}
 
 template <int type> struct traits;
 template <> struct traits<TQ2> { static constexpr int bs = 66; };
@@ -81,18 +70,6 @@ template <int type, int CB> struct chunk {
     static constexpr int bytes  = CB*traits<type>::bs;
     static constexpr int stride = CB == 8 ? bytes/4 : (type == TQ2 ? 68 : 60);
 };
-
-// 4-byte words of shared memory before the fused activations: weight rings, reduction buffers,
-// mbarriers, rounded up to 16 bytes
-template <int type, int NW, int STAGES, int CB>
-static __host__ __device__ constexpr int smem_words() {
-    return (NW*STAGES*ROWS*chunk<type, CB>::stride + 2*NW*ROWS*MAX_COLS + NW*STAGES*2 + 3) / 4 * 4;
-}
-
-template <int type, int NW, int STAGES, int CB>
-static __host__ __device__ constexpr int smem_bytes() {
-    return smem_words<type, NW, STAGES, CB>()*4;
-}
 
 // Element index (within the 256-weight block) of the first of the 4 consecutive weights of group i
 // (0..15) of quad thread t (0..3). Group 2j feeds the k slots (t, 0..3) of mma j, group 2j+1 the
@@ -129,20 +106,17 @@ static __device__ __forceinline__ void pdl_launch_dependents() {
 
 // ---- activation quantizer ----
 // One block of 256 activations (one warp): out[t*16 + i] = the int8x4 of group i of quad thread t (the
-// kernel's K order, see tq_mmv_elem); returns (d, d*sum(q)) to every lane. Split into the loads and the
-// rest so that a warp can have the loads of several blocks in flight (fused quantization).
-// lane owns output ints 2*lane and 2*lane + 1: 8 of the 256 values, so the block's amax is a warp
-// reduction over the same two loads
+// kernel's K order, see tq_mmv_elem); returns (d, d*sum(q)) to every lane.
 template <int type>
-static __device__ __forceinline__ void load_block(const float * yb, float4 (&e)[2], const int lane) {
+static __device__ __forceinline__ float2 quantize_block(const float * yb, int * out, const int lane) {
+    // lane owns output ints 2*lane and 2*lane + 1: 8 of the 256 values, so the block's amax is a warp
+    // reduction over the same two loads
+    float4 e[2];
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         const int o = 2*lane + h;
         e[h] = *(const float4 *) (yb + tq_mmv_elem<type>(o / 16, o % 16));
     }
-}
-
-static __device__ __forceinline__ float2 finish_block(const float4 (&e)[2], int * out, const int lane) {
     float amax = fmaxf(fmaxf(fmaxf(fabsf(e[0].x), fabsf(e[0].y)), fmaxf(fabsf(e[0].z), fabsf(e[0].w))),
                        fmaxf(fmaxf(fabsf(e[1].x), fabsf(e[1].y)), fmaxf(fabsf(e[1].z), fabsf(e[1].w))));
 #pragma unroll
@@ -164,13 +138,6 @@ static __device__ __forceinline__ float2 finish_block(const float4 (&e)[2], int 
         sum += __shfl_xor_sync(0xffffffff, sum, o);
     }
     return make_float2(d, d*(float) sum);
-}
-
-template <int type>
-static __device__ __forceinline__ float2 quantize_block(const float * yb, int * out, const int lane) {
-    float4 e[2];
-    load_block<type>(yb, e, lane);
-    return finish_block(e, out, lane);
 }
 
 // y (f32, column stride stride_col) -> yq: [col][block][64 ints], ym: [block][MAX_COLS] (d, d*sum),
@@ -383,13 +350,11 @@ static __device__ __forceinline__ void tq_mmv_block(
 // Grid: at most ceil(nrows/ROWS) CTAs (launch_k sizes it to one resident wave); needs NW <= chunks per row.
 // cpy: bytes per cp.async (16, 8, 4), or COPY_BULK: one bulk copy per row and chunk, completing on a
 // per-stage mbarrier (sm_90+, CB = 8, full chunks only: nb % 8 == 0, 16-byte aligned rows).
-// FUSED: yq/ym are unused; the CTA quantizes y (ncols <= FUSE_MAX_COLS columns, column stride
-// stride_col_y) into its own shared memory after its first weight copies are issued.
-template <int type, int cpy, int NW, int STAGES, int CB, bool FUSED>
+template <int type, int cpy, int NW, int STAGES, int CB>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const char * __restrict__ x, const int * yq, const float2 * ym,
         float * dst, const int nb, const int64_t row_bytes, const int nrows, const int ncols,
-        const int64_t stride_dst, const float * y, const int64_t stride_col_y) {
+        const int64_t stride_dst) {
     constexpr int BS  = traits<type>::bs;
     constexpr int PW  = BS/2;              // words per block pair (33 / 27)
     constexpr int CW  = chunk<type, CB>::stride; // words per row per stage in shared memory
@@ -460,45 +425,8 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     for (int s = 0; s < STAGES - 1; ++s) {
         issue(s, s);
     }
-    pdl_wait(); // yq, ym: written by tq_mmv_quantize (FUSED: y, written by the preceding kernel)
+    pdl_wait(); // yq, ym: written by tq_mmv_quantize
     pdl_launch_dependents();
-
-    if (FUSED) {
-        // all warps quantize the ncols*nb blocks, QB blocks' loads in flight per warp, into shared memory
-        // behind the mbarriers (offset: a multiple of 16 bytes, as smem_bytes() rounds)
-        int    * yq_s = (int *) (tq_mmv_smem + smem_words<type, NW, STAGES, CB>());
-        float2 * ym_s = (float2 *) (yq_s + ncols*nb*64);
-        constexpr int QB = 4;
-        const int total = ncols*nb;
-        for (int i0 = warp; i0 < total; i0 += NW*QB) {
-            float4 e[QB][2];
-#pragma unroll
-            for (int q = 0; q < QB; ++q) {
-                const int i = i0 + q*NW;
-                if (i < total) {
-                    load_block<type>(y + (i / nb)*stride_col_y + (int64_t) (i % nb)*256, e[q], lane);
-                }
-            }
-#pragma unroll
-            for (int q = 0; q < QB; ++q) {
-                const int i = i0 + q*NW;
-                if (i < total) {
-                    const float2 dm = finish_block(e[q], yq_s + i*64, lane);
-                    if (lane == 0) {
-                        ym_s[(i % nb)*MAX_COLS + i / nb] = dm;
-                    }
-                }
-            }
-        }
-        for (int i = warp*32 + lane; i < nb*MAX_COLS; i += NW*32) { // absent columns: zero scales
-            if (i % MAX_COLS >= ncols) {
-                ym_s[i] = make_float2(0.0f, 0.0f);
-            }
-        }
-        __syncthreads();
-        yq = yq_s;
-        ym = ym_s;
-    }
 
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     // B fragment: lane (g, t) feeds activation column g. Lanes of absent columns (g >= ncols) read
@@ -590,6 +518,10 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     }
 }
 
+template <int type, int NW, int STAGES, int CB>
+constexpr int smem_bytes() {
+    return NW*STAGES*ROWS*chunk<type, CB>::stride*4 + 2*NW*ROWS*MAX_COLS*4 + NW*STAGES*8;
+}
 
 // Whether the kernel handles this shape/alignment: even number of blocks per row (block pairs are
 // word aligned), 4-byte aligned rows.
@@ -660,23 +592,20 @@ struct mv_args {
     cudaStream_t stream;
     bool quantize   = true; // false (harness): yq/ym are already there, time the mat-vec alone
     bool allow_bulk = true; // Hopper bulk copies where the layout allows
-    bool fuse       = false; // quantize inside the mat-vec (set by mul_mat_vec where it applies)
 };
 
-// Quantize (unless a.quantize is false or FUSED) and launch; false, launching nothing, where this is the
-// bulk-copy instantiation and the device or the loaded code has no bulk copies. FUSED: the occupancy
-// (one resident wave) is sized for the largest fused activations, the launch takes what it needs.
-template <int type, int cpy, int NW, int STAGES, int CB, bool FUSED>
+// Quantize (unless a.quantize is false) and launch; false, launching nothing, where this is the bulk-copy
+// instantiation and the device or the loaded code has no bulk copies.
+template <int type, int cpy, int NW, int STAGES, int CB>
 static bool launch_k(const mv_args & a) {
-    constexpr int smem_max = smem_bytes<type, NW, STAGES, CB>() + (FUSED ? fused_act_bytes(FUSE_MAX_NB, FUSE_MAX_COLS) : 0);
-    const int smem = smem_bytes<type, NW, STAGES, CB>() + (FUSED ? fused_act_bytes(a.nb, a.ncols) : 0);
-    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB, FUSED>;
+    constexpr int smem = smem_bytes<type, NW, STAGES, CB>();
+    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB>;
     static launch_info cache[64];
-    const launch_info & li = get_launch_info(cache, kernel, NW*32, smem_max);
+    const launch_info & li = get_launch_info(cache, kernel, NW*32, smem);
     if (cpy == COPY_BULK && !li.bulk) {
         return false;
     }
-    if (a.quantize && !FUSED) {
+    if (a.quantize) {
         const auto quantize = tq_mmv_quantize<type>;
         static launch_info qcache[64];
         const launch_info & qi = get_launch_info(qcache, quantize, 32, 0);
@@ -686,14 +615,8 @@ static bool launch_k(const mv_args & a) {
     const int ntiles = (a.nrows + ROWS - 1) / ROWS;
     const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
     launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
-           a.x, (const int *) a.yq, (const float2 *) a.ym, a.dst, a.nb, a.row_bytes, a.nrows, a.ncols, a.stride_dst,
-           a.y, a.stride_col_y);
+           a.x, (const int *) a.yq, (const float2 *) a.ym, a.dst, a.nb, a.row_bytes, a.nrows, a.ncols, a.stride_dst);
     return true;
-}
-
-template <int type, int cpy, int NW, int STAGES, int CB>
-static bool launch_f(const mv_args & a) {
-    return a.fuse ? launch_k<type, cpy, NW, STAGES, CB, true>(a) : launch_k<type, cpy, NW, STAGES, CB, false>(a);
 }
 
 template <int type, int NW, int STAGES, int CB = 8>
@@ -703,15 +626,15 @@ static void launch_nw(const mv_args & a) {
     const int tail = (a.nb % CB)*BS;              // bytes of a partial last chunk (0 if none)
     const uintptr_t xa = (uintptr_t) a.x;
     if (CB == 8 && xa % 16 == 0 && a.row_bytes % 16 == 0 && tail == 0 && a.allow_bulk &&
-            launch_f<type, COPY_BULK, NW, STAGES, CB>(a)) {
+            launch_k<type, COPY_BULK, NW, STAGES, CB>(a)) {
         return;
     }
     if (xa % 16 == 0 && a.row_bytes % 16 == 0 && bytes % 16 == 0 && tail % 16 == 0) {
-        launch_f<type, 16, NW, STAGES, CB>(a);
+        launch_k<type, 16, NW, STAGES, CB>(a);
     } else if (xa % 8 == 0 && a.row_bytes % 8 == 0 && bytes % 8 == 0 && tail % 8 == 0) {
-        launch_f<type,  8, NW, STAGES, CB>(a);
+        launch_k<type,  8, NW, STAGES, CB>(a);
     } else {
-        launch_f<type,  4, NW, STAGES, CB>(a);
+        launch_k<type,  4, NW, STAGES, CB>(a);
     }
 }
 
@@ -749,25 +672,25 @@ static void launch_default(const mv_args & a) {
 }
 
 // Quantize y (ncols <= 8 columns of nb*256 floats, column stride stride_col_y) into yq (ncols*nb*256
-// bytes) and ym (nb*8 float2), then the mat-vec; or, for ncols <= FUSE_MAX_COLS and nb <= FUSE_MAX_NB
-// (unless allow_fuse is false), the mat-vec quantizes y itself into shared memory (yq/ym unused).
-// Caller checks supported().
+// bytes) and ym (nb*8 float2), then the mat-vec. Caller checks supported().
 // variant (harness only): 0 = default; 1..7: fixed (NW, STAGES) for comparisons; 8: chunks of 8 only;
-// 9..11: chunks of 4 on long rows (NW, STAGES) = (8, 3), (4, 4), (8, 2); 12: default, never fused;
-// negative: the same without quantizing (yq/ym reused, never fused).
+// 9..11: chunks of 4 on long rows (NW, STAGES) = (8, 3), (4, 4), (8, 2);
+// negative: the same without quantizing (yq/ym reused).
 //
-// An earlier fused quantization (2026-11-22, removed again) had each warp quantize the blocks of its
-// own chunks, one block after the other: 3072 x 3072 5.6 vs 8.8 us alone, but slower in llama-bench
-// tg128 on the H200 (3B TQ2_0 476 vs 526 t/s). Now every warp of the CTA takes a share of all blocks
-// with several blocks' loads in flight, and only short rows and 1-2 columns fuse.
+// Tried twice and removed: quantizing the activations inside the mat-vec (no separate kernel).
+//   1. each warp its own blocks: 3072 x 3072 5.6 vs 8.8 us alone, but llama-bench tg128 slower (H200,
+//      3B TQ2_0 476 vs 526 t/s, 8B 331 vs 360);
+//   2. every CTA the whole activation, all warps, 4 blocks' loads in flight per warp, 1-2 columns of
+//      rows up to 32 blocks (H100, bench/results/gpu-h100-2026-11-22-s3.md): only 3072 x 3072 and
+//      4096 x 4096 gain (5.9 vs 7.0 us); 8192 x 3072 8.6 vs 7.2, 3072 x 8192 10.5 vs 7.8, n = 2 up to
+//      2x slower; 3B tg128 TQ2_0 429 vs 484 t/s. Each of hundreds of CTAs repeats the quantization
+//      before it can decode, while the separate kernel runs once and overlaps through PDL.
 template <int type>
 static void mul_mat_vec(const char * x, const float * y, int * yq, float2 * ym, float * dst, int nb, int64_t row_bytes,
                         int nrows, int ncols, int64_t stride_col_y, int64_t stride_dst, cudaStream_t stream,
-                        const int variant = 0, const bool allow_fuse = true) {
+                        const int variant = 0) {
     mv_args a = {x, y, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_col_y, stride_dst, stream};
     a.quantize = variant >= 0;
-    a.fuse = a.quantize && allow_fuse && variant != 12 && ncols <= FUSE_MAX_COLS && nb <= FUSE_MAX_NB &&
-             stride_col_y % 4 == 0 && (uintptr_t) y % 16 == 0;
 #ifdef TQ_MMV_VARIANTS
     const int nchunks = (nb + 7) / 8; // every warp needs at least one chunk of each row: NW <= nchunks
     switch (variant < 0 ? -variant : variant) {

@@ -1,6 +1,6 @@
 // tq_gguf: ggml-cuda entry points of the TQ2_0 / TQ1_0 decode mat-vec (kernel: tq-mmv-kernel.cuh).
-// On by default for NVIDIA Ampere+ (int8 mma m16n8k32); TQ_GGUF_CUDA_MMV=0 falls back to mmvq,
-// TQ_GGUF_CUDA_MMV_FUSE=0 keeps the activation quantization in its own kernel (for A/B measurements).
+// On by default for NVIDIA Ampere+ (int8 mma m16n8k32); TQ_GGUF_CUDA_MMV=0 falls back to mmvq
+// (for A/B measurements).
 #include "tq-mmv.cuh"
 #include "tq-mmv-kernel.cuh"
 
@@ -8,19 +8,11 @@
 #include <cstdlib>
 #include <cstring>
 
-static bool env_flag(const char * name) { // unset or anything but "0": on
-    const char * e = getenv(name);
-    return e == nullptr || strcmp(e, "0") != 0;
-}
-
 static bool tq_mmv_enabled() {
-    static const bool enabled = env_flag("TQ_GGUF_CUDA_MMV");
-    return enabled;
-}
-
-// TQ_GGUF_CUDA_MMV_FUSE=0: always the separate activation quantize kernel (A/B measurements)
-static bool tq_mmv_fuse_enabled() {
-    static const bool enabled = env_flag("TQ_GGUF_CUDA_MMV_FUSE");
+    static const bool enabled = [] {
+        const char * e = getenv("TQ_GGUF_CUDA_MMV");
+        return e == nullptr || strcmp(e, "0") != 0;
+    }();
     return enabled;
 }
 
@@ -62,11 +54,9 @@ bool ggml_cuda_tq_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_tensor
     const int64_t sy = src1->nb[1] / sizeof(float);
     const int64_t sd = dst->nb[1] / sizeof(float);
     if (src0->type == GGML_TYPE_TQ2_0) {
-        tq_mmv::mul_mat_vec<tq_mmv::TQ2>(x, y, yq.get(), ym.get(), d, nb, src0->nb[1], nrows, ncols, sy, sd, stream,
-                                         0, tq_mmv_fuse_enabled());
+        tq_mmv::mul_mat_vec<tq_mmv::TQ2>(x, y, yq.get(), ym.get(), d, nb, src0->nb[1], nrows, ncols, sy, sd, stream);
     } else {
-        tq_mmv::mul_mat_vec<tq_mmv::TQ1>(x, y, yq.get(), ym.get(), d, nb, src0->nb[1], nrows, ncols, sy, sd, stream,
-                                         0, tq_mmv_fuse_enabled());
+        tq_mmv::mul_mat_vec<tq_mmv::TQ1>(x, y, yq.get(), ym.get(), d, nb, src0->nb[1], nrows, ncols, sy, sd, stream);
     }
     CUDA_CHECK(cudaGetLastError());
     return true;
