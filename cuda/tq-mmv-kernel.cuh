@@ -291,6 +291,16 @@ static __device__ __forceinline__ void tq_mmv_decode_tq1(int (&a)[16], const Q &
     }
 }
 
+// The GLU of ggml's fused gate/up mat-vec, as ggml-cuda's unary ops compute it (GELU: tanh form).
+enum : int { GLU_NONE = 0, GLU_SWIGLU = 1, GLU_GEGLU = 2 };
+
+static __device__ __forceinline__ float glu_apply(const int glu, const float g, const float u) {
+    if (glu == GLU_GEGLU) {
+        return 0.5f*g*(1.0f + tanhf(0.79788456080286535587989211986876f*g*(1.0f + 0.044715f*g*g)))*u;
+    }
+    return g/(1.0f + expf(-g))*u;
+}
+
 // One weight block (both row halves of the tile) times the activation block: accumulates acc.
 template <int type>
 static __device__ __forceinline__ void tq_mmv_block(
@@ -350,11 +360,14 @@ static __device__ __forceinline__ void tq_mmv_block(
 // Grid: at most ceil(nrows/ROWS) CTAs (launch_k sizes it to one resident wave); needs NW <= chunks per row.
 // cpy: bytes per cp.async (16, 8, 4), or COPY_BULK: one bulk copy per row and chunk, completing on a
 // per-stage mbarrier (sm_90+, CB = 8, full chunks only: nb % 8 == 0, 16-byte aligned rows).
+// x_up (not null): a second matrix of x's shape and layout (the FFN up projection, x the gate); a tile
+// then has the chunks of both matrices (chunk c >= nchunks: x_up) and the epilogue writes
+// glu(gate row, up row) (GLU_SWIGLU: silu(g)*u, GLU_GEGLU: gelu(g)*u), as ggml's fused MUL_MAT x2 + GLU.
 template <int type, int cpy, int NW, int STAGES, int CB>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const char * __restrict__ x, const int * yq, const float2 * ym,
         float * dst, const int nb, const int64_t row_bytes, const int nrows, const int ncols,
-        const int64_t stride_dst) {
+        const int64_t stride_dst, const char * __restrict__ x_up, const int glu) {
     constexpr int BS  = traits<type>::bs;
     constexpr int PW  = BS/2;              // words per block pair (33 / 27)
     constexpr int CW  = chunk<type, CB>::stride; // words per row per stage in shared memory
@@ -365,8 +378,8 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     const int lane = threadIdx.x, warp = threadIdx.y;
     const int g = lane / 4, t = lane % 4;
     uint32_t * wbuf = tq_mmv_smem + warp*STAGES*ROWS*CW;
-    float    * red  = (float *) (tq_mmv_smem + NW*STAGES*ROWS*CW); // [2][NW][ROWS][MAX_COLS]
-    uint64_t * bars = (uint64_t *) (red + 2*NW*ROWS*MAX_COLS) + warp*STAGES; // BULK: one per stage
+    float    * red  = (float *) (tq_mmv_smem + NW*STAGES*ROWS*CW); // [2][NW][2 matrices][ROWS][MAX_COLS]
+    uint64_t * bars = (uint64_t *) (red + 4*NW*ROWS*MAX_COLS) + warp*STAGES; // BULK: one per stage
     if (BULK) {
         if (lane == 0) {
 #pragma unroll
@@ -378,19 +391,22 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     }
 
     const int nchunks  = (nb + CB - 1) / CB;
+    const int nmat     = x_up != nullptr ? 2 : 1;
     const int ntiles   = (nrows + ROWS - 1) / ROWS;
     const int my_tiles = (ntiles - (int) blockIdx.x + (int) gridDim.x - 1) / (int) gridDim.x;
-    const int per_tile = (nchunks - warp + NW - 1) / NW; // this warp's chunks of every tile (>= 1)
+    const int per_tile = (nmat*nchunks - warp + NW - 1) / NW; // this warp's chunks of every tile (>= 1)
     const int nitems   = my_tiles*per_tile;
-    // item j of this warp: tile blockIdx.x + (j / per_tile)*gridDim.x, chunk warp + NW*(j % per_tile)
+    // item j of this warp: tile blockIdx.x + (j / per_tile)*gridDim.x, chunk warp + NW*(j % per_tile) of
+    // the tile's nmat*nchunks chunks (matrix c / nchunks, first block (c % nchunks)*CB)
     auto tile_of  = [&](const int j) { return (int) blockIdx.x + (j / per_tile)*(int) gridDim.x; };
     auto chunk_of = [&](const int j) { return warp + NW*(j % per_tile); };
 
     auto issue = [&](const int j, const int stage) {
         if (j < nitems) {
             const int row0 = tile_of(j)*ROWS;
-            const int kb0  = chunk_of(j)*CB;
-            const char * src = x + (int64_t) kb0*BS;
+            const int c    = chunk_of(j);
+            const int kb0  = (c < nchunks ? c : c - nchunks)*CB;
+            const char * src = (c < nchunks ? x : x_up) + (int64_t) kb0*BS;
             char * sb = (char *) (wbuf + stage*ROWS*CW);
             if (BULK) {
                 if (lane == 0) {
@@ -428,7 +444,8 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     pdl_wait(); // yq, ym: written by tq_mmv_quantize
     pdl_launch_dependents();
 
-    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    float acc[4]    = {0.0f, 0.0f, 0.0f, 0.0f}; // x (gate), this tile
+    float acc_up[4] = {0.0f, 0.0f, 0.0f, 0.0f}; // x_up
     // B fragment: lane (g, t) feeds activation column g. Lanes of absent columns (g >= ncols) read
     // column ncols - 1 instead of loading predicated zeros: their mma output column is never stored,
     // and unpredicated loads keep the activation stream to 5 loads per block and lane.
@@ -450,8 +467,10 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     for (int j = 0; j < nitems; ++j) {
         issue(j + STAGES - 1, (j + STAGES - 1) % STAGES); // refills the slot consumed at j - 1
 
-        const int kb0  = chunk_of(j)*CB;
-        const int nblk = min(CB, nb - kb0); // even, >= 2
+        const int  c    = chunk_of(j);
+        const bool up   = c >= nchunks; // chunk of x_up
+        const int  kb0  = (up ? c - nchunks : c)*CB;
+        const int  nblk = min(CB, nb - kb0); // even, >= 2
         int4   yv[PF + 1][4];
         float4 ymv[PF + 1];
 #pragma unroll
@@ -469,32 +488,47 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const uint32_t * sb = wbuf + (j % STAGES)*ROWS*CW;
         const uint32_t * r0 = sb + g*CW;
         const uint32_t * r1 = sb + (g + 8)*CW;
+        float cacc[4] = {0.0f, 0.0f, 0.0f, 0.0f}; // this chunk's sums, added to its matrix's below
         if (BULK || nblk == CB) { // full chunk: no per-block bounds, activations one block ahead
 #pragma unroll
             for (int b = 0; b < CB; ++b) {
                 if (b + PF < CB) {
                     load_y(kb0 + b + PF, yv[(b + PF) % (PF + 1)], ymv[(b + PF) % (PF + 1)]);
                 }
-                tq_mmv_block<type>(acc, r0 + (b/2)*PW, r1 + (b/2)*PW, b % 2, t, yv[b % (PF + 1)], ymv[b % (PF + 1)]);
+                tq_mmv_block<type>(cacc, r0 + (b/2)*PW, r1 + (b/2)*PW, b % 2, t, yv[b % (PF + 1)], ymv[b % (PF + 1)]);
             }
         } else { // the last, partial chunk of a row (cp.async layouts only): block pairs, loads in line
 #pragma unroll 1
             for (int b = 0; b < nblk; b += 2) {
                 load_y(kb0 + b, yv[0], ymv[0]);
                 load_y(kb0 + b + 1, yv[1], ymv[1]);
-                tq_mmv_block<type>(acc, r0 + (b/2)*PW, r1 + (b/2)*PW, false, t, yv[0], ymv[0]);
-                tq_mmv_block<type>(acc, r0 + (b/2)*PW, r1 + (b/2)*PW, true,  t, yv[1], ymv[1]);
+                tq_mmv_block<type>(cacc, r0 + (b/2)*PW, r1 + (b/2)*PW, false, t, yv[0], ymv[0]);
+                tq_mmv_block<type>(cacc, r0 + (b/2)*PW, r1 + (b/2)*PW, true,  t, yv[1], ymv[1]);
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            if (up) {
+                acc_up[i] += cacc[i];
+            } else {
+                acc[i] += cacc[i];
             }
         }
         __syncwarp(); // this slot is refilled by the next iteration's issue
 
         if (j % per_tile == per_tile - 1) { // this warp's last chunk of the tile: cross-warp reduction
-            float * rb = red + buf*NW*ROWS*MAX_COLS;
-            rb[(warp*ROWS + g    )*MAX_COLS + 2*t    ] = acc[0];
-            rb[(warp*ROWS + g    )*MAX_COLS + 2*t + 1] = acc[1];
-            rb[(warp*ROWS + g + 8)*MAX_COLS + 2*t    ] = acc[2];
-            rb[(warp*ROWS + g + 8)*MAX_COLS + 2*t + 1] = acc[3];
+            float * rb = red + buf*NW*2*ROWS*MAX_COLS; // [NW][matrix][ROWS][MAX_COLS]
+#pragma unroll
+            for (int m = 0; m < 2; ++m) {
+                const float * a = m == 0 ? acc : acc_up;
+                float * rw = rb + (warp*2 + m)*ROWS*MAX_COLS;
+                rw[ g     *MAX_COLS + 2*t    ] = a[0];
+                rw[ g     *MAX_COLS + 2*t + 1] = a[1];
+                rw[(g + 8)*MAX_COLS + 2*t    ] = a[2];
+                rw[(g + 8)*MAX_COLS + 2*t + 1] = a[3];
+            }
             acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
+            acc_up[0] = acc_up[1] = acc_up[2] = acc_up[3] = 0.0f;
             // Every warp reaches this barrier once per tile. The other buffer is rewritten only after
             // the next tile's barrier, which every reader of this one has passed.
             __syncthreads();
@@ -504,7 +538,15 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
                 float v = 0.0f;
 #pragma unroll
                 for (int w = 0; w < NW; ++w) {
-                    v += rb[(w*ROWS + r)*MAX_COLS + col];
+                    v += rb[(w*2*ROWS + r)*MAX_COLS + col];
+                }
+                if (nmat == 2) {
+                    float u = 0.0f;
+#pragma unroll
+                    for (int w = 0; w < NW; ++w) {
+                        u += rb[((w*2 + 1)*ROWS + r)*MAX_COLS + col];
+                    }
+                    v = glu_apply(glu, v, u);
                 }
                 if (col < ncols && row0 + r < nrows) {
                     dst[col*stride_dst + row0 + r] = v;
@@ -520,7 +562,7 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
 
 template <int type, int NW, int STAGES, int CB>
 constexpr int smem_bytes() {
-    return NW*STAGES*ROWS*chunk<type, CB>::stride*4 + 2*NW*ROWS*MAX_COLS*4 + NW*STAGES*8;
+    return NW*STAGES*ROWS*chunk<type, CB>::stride*4 + 4*NW*ROWS*MAX_COLS*4 + NW*STAGES*8;
 }
 
 // Whether the kernel handles this shape/alignment: even number of blocks per row (block pairs are
@@ -592,6 +634,8 @@ struct mv_args {
     cudaStream_t stream;
     bool quantize   = true; // false (harness): yq/ym are already there, time the mat-vec alone
     bool allow_bulk = true; // Hopper bulk copies where the layout allows
+    const char * x_up = nullptr; // gate/up pair: x is the gate, dst gets glu(x row, x_up row)
+    int glu = GLU_NONE;
 };
 
 // Quantize (unless a.quantize is false) and launch; false, launching nothing, where this is the bulk-copy
@@ -615,7 +659,8 @@ static bool launch_k(const mv_args & a) {
     const int ntiles = (a.nrows + ROWS - 1) / ROWS;
     const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
     launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
-           a.x, (const int *) a.yq, (const float2 *) a.ym, a.dst, a.nb, a.row_bytes, a.nrows, a.ncols, a.stride_dst);
+           a.x, (const int *) a.yq, (const float2 *) a.ym, a.dst, a.nb, a.row_bytes, a.nrows, a.ncols, a.stride_dst,
+           a.x_up, a.glu);
     return true;
 }
 
@@ -672,7 +717,8 @@ static void launch_default(const mv_args & a) {
 }
 
 // Quantize y (ncols <= 8 columns of nb*256 floats, column stride stride_col_y) into yq (ncols*nb*256
-// bytes) and ym (nb*8 float2), then the mat-vec. Caller checks supported().
+// bytes) and ym (nb*8 float2), then the mat-vec. Caller checks supported(). x_up (not null): gate/up
+// pair with x_up of x's layout, dst = glu(x y, x_up y) elementwise (one quantization, one launch).
 // variant (harness only): 0 = default; 1..7: fixed (NW, STAGES) for comparisons; 8: chunks of 8 only;
 // 9..11: chunks of 4 on long rows (NW, STAGES) = (8, 3), (4, 4), (8, 2);
 // negative: the same without quantizing (yq/ym reused).
@@ -688,9 +734,11 @@ static void launch_default(const mv_args & a) {
 template <int type>
 static void mul_mat_vec(const char * x, const float * y, int * yq, float2 * ym, float * dst, int nb, int64_t row_bytes,
                         int nrows, int ncols, int64_t stride_col_y, int64_t stride_dst, cudaStream_t stream,
-                        const int variant = 0) {
+                        const int variant = 0, const char * x_up = nullptr, const int glu = GLU_NONE) {
     mv_args a = {x, y, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_col_y, stride_dst, stream};
     a.quantize = variant >= 0;
+    a.x_up     = x_up;
+    a.glu      = glu;
 #ifdef TQ_MMV_VARIANTS
     const int nchunks = (nb + 7) / 8; // every warp needs at least one chunk of each row: NW <= nchunks
     switch (variant < 0 ? -variant : variant) {

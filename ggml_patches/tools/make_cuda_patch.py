@@ -158,6 +158,14 @@ before(gc, "    if (ggml_cuda_should_use_mmvq(src0->type, cc, ne11)) {\n        
 after(gc, "                             dst->type == GGML_TYPE_F32 && src1->ne[1] <= MMVQ_MAX_BATCH_SIZE;\n",
       "    if (tensor->op == GGML_OP_MUL_MAT && ggml_cuda_tq_mmv_applies(src0, src1, dst)) { // tq_gguf\n        return false;\n    }\n")
 
+# ...and the graph's fused {MUL_MAT gate, MUL_MAT up, GLU} tries the TQ pair mat-vec first
+before(gc, "            if (ggml_cuda_should_fuse_mul_mat_vec_f(up)) {\n",
+       "            if (ggml_cuda_tq_mul_mat_vec_glu(*cuda_ctx, up, gate->src[0], glu)) { // tq_gguf\n"
+       "                fused_mul_mat_vec = true;\n"
+       "                fused_node_count  = 3;\n"
+       "                break;\n"
+       "            }\n\n")
+
 # extra hooks registered by later steps
 extra = pathlib.Path(__file__).with_name("cuda_patch_extra.py")
 if extra.exists():
