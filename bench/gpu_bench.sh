@@ -172,13 +172,13 @@ PY
     done
     python3 - "$OUT/ab-$c.log" <<'PY' | tee -a "$SUMMARY"
 import re, statistics, sys
-runs, fuse = {}, None
+runs, side = {}, None
 for line in open(sys.argv[1]):
-    if line.startswith("## ab="): fuse = line.split()[1]; continue
+    if line.startswith("## ab="): side = line.split()[1]; continue
     if "tg128" in line:
         cols = [c.strip() for c in line.strip().strip("|").split("|")]
         t = cols[0].split()[2] if len(cols[0].split()) > 2 else cols[0]
-        runs.setdefault((t, fuse), []).append(float(cols[-1].split()[0]))
+        runs.setdefault((t, side), []).append(float(cols[-1].split()[0]))
 for (t, f), v in sorted(runs.items()):
     print(f"ab tg128 {t:6s} {f}: median {statistics.median(v):7.1f} t/s  rounds {' '.join(f'{x:.1f}' for x in v)}")
 PY

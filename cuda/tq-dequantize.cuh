@@ -39,18 +39,10 @@ static __device__ __forceinline__ void dequantize_tq1_0(const void * vx, const i
 // Contiguous rows -> dst_t (float, half, nv_bfloat16): to_fp16/bf16/fp32 for the cuBLAS path of large
 // batches (cuda/tq-mmq-dispatch.cu), where the dequantize is a full pass over the matrix per call. One warp
 // per block; for each digit/shift the 32 lanes write 32 consecutive weights (coalesced stores), each
-// lane reading its quant bytes once. 8 blocks per 256-thread CTA.
+// lane reading its quant bytes once. 8 blocks per 256-thread CTA. The per-type part is the block body.
 template <typename dst_t>
-static __global__ void dequantize_block_tq2_0_cont(const void * __restrict__ vx, dst_t * __restrict__ y, const int64_t nb) {
-    const int64_t ib = (int64_t) blockIdx.x*(blockDim.x/WARP_SIZE) + threadIdx.x/WARP_SIZE;
-    if (ib >= nb) {
-        return;
-    }
-    const int lane = threadIdx.x % WARP_SIZE;
-    const block_tq2_0 * x = (const block_tq2_0 *) vx + ib;
-    const float d = x->d;
+static __device__ __forceinline__ void dequantize_warp_block(const block_tq2_0 * x, const float d, dst_t * yb, const int lane) {
     const int q0 = x->qs[lane], q1 = x->qs[32 + lane]; // weights lane + 32s and 128 + lane + 32s
-    dst_t * yb = y + ib*QK_K;
 #pragma unroll
     for (int s = 0; s < 4; ++s) {
         yb[      32*s + lane] = (float) (((q0 >> (2*s)) & 3) - 1) * d;
@@ -59,15 +51,7 @@ static __global__ void dequantize_block_tq2_0_cont(const void * __restrict__ vx,
 }
 
 template <typename dst_t>
-static __global__ void dequantize_block_tq1_0_cont(const void * __restrict__ vx, dst_t * __restrict__ y, const int64_t nb) {
-    const int64_t ib = (int64_t) blockIdx.x*(blockDim.x/WARP_SIZE) + threadIdx.x/WARP_SIZE;
-    if (ib >= nb) {
-        return;
-    }
-    const int lane = threadIdx.x % WARP_SIZE;
-    const block_tq1_0 * x = (const block_tq1_0 *) vx + ib;
-    const float d = x->d;
-    dst_t * yb = y + ib*QK_K;
+static __device__ __forceinline__ void dequantize_warp_block(const block_tq1_0 * x, const float d, dst_t * yb, const int lane) {
     const int b0 = x->qs[lane]; // weights lane + 32k, k < 5
 #pragma unroll
     for (int k = 0; k < 5; ++k) {
@@ -89,14 +73,19 @@ static __global__ void dequantize_block_tq1_0_cont(const void * __restrict__ vx,
     }
 }
 
-template <typename dst_t>
-static void dequantize_row_tq2_0_cuda(const void * vx, dst_t * y, const int64_t k, cudaStream_t stream) {
-    const int64_t nb = k / QK_K;
-    dequantize_block_tq2_0_cont<<<(nb + 7) / 8, 8*WARP_SIZE, 0, stream>>>(vx, y, nb);
+template <typename block_t, typename dst_t>
+static __global__ void dequantize_block_tq_cont(const void * __restrict__ vx, dst_t * __restrict__ y, const int64_t nb) {
+    const int64_t ib = (int64_t) blockIdx.x*(blockDim.x/WARP_SIZE) + threadIdx.x/WARP_SIZE;
+    if (ib >= nb) {
+        return;
+    }
+    const block_t * x = (const block_t *) vx + ib;
+    dequantize_warp_block(x, (float) x->d, y + ib*QK_K, (int) (threadIdx.x % WARP_SIZE));
 }
 
-template <typename dst_t>
-static void dequantize_row_tq1_0_cuda(const void * vx, dst_t * y, const int64_t k, cudaStream_t stream) {
+// block_t: block_tq2_0 or block_tq1_0 (convert.cu takes e.g. dequantize_row_tq_cuda<block_tq2_0>)
+template <typename block_t, typename dst_t>
+static void dequantize_row_tq_cuda(const void * vx, dst_t * y, const int64_t k, cudaStream_t stream) {
     const int64_t nb = k / QK_K;
-    dequantize_block_tq1_0_cont<<<(nb + 7) / 8, 8*WARP_SIZE, 0, stream>>>(vx, y, nb);
+    dequantize_block_tq_cont<block_t><<<(nb + 7) / 8, 8*WARP_SIZE, 0, stream>>>(vx, y, nb);
 }

@@ -29,7 +29,8 @@
 //     CONSECUTIVE weights (TQ2_0: q & (0x03030303 << 2s), codes left at their bit position and the
 //     mma sum shifted back, see tq_mmv_decode_tq2; TQ1_0: base-3 digits via 16-bit-lane products and a
 //     byte_perm). The groups are the A fragment of mma.m16n8k32 (rows g, g+8 of the tile); the B fragment is
-//     the activation column g (n <= 8 columns = the mma's N; lanes of absent columns feed zeros).
+//     the activation column g (n <= 8 columns = the mma's N; lanes of absent columns read the last
+//     column: their output columns are never stored).
 //     The K order inside an mma is a free permutation as long as A and B agree: thread t of each quad
 //     always takes the same 16 groups of a block (tq_mmv_elem), and the activation quantizer writes
 //     the int8 activations in exactly that order, so B is 4 x 16-byte loads per block per thread.

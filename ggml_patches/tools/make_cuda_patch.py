@@ -47,9 +47,9 @@ append(D + "mmq-load-tiles.cuh", '\n#include "tq-mmq.cuh" // tq_gguf\n')
 cv = D + "convert.cu"
 after(cv, "            return dequantize_block_cont_cuda<QK2_0, QR2_0, dequantize_q2_0>;\n",
       "        case GGML_TYPE_TQ2_0: // tq_gguf\n"
-      "            return dequantize_row_tq2_0_cuda;\n"
+      "            return dequantize_row_tq_cuda<block_tq2_0>;\n"
       "        case GGML_TYPE_TQ1_0: // tq_gguf\n"
-      "            return dequantize_row_tq1_0_cuda;\n", count=3)
+      "            return dequantize_row_tq_cuda<block_tq1_0>;\n", count=3)
 after(cv, "            return dequantize_block_cuda<QK2_0, QR2_0, dequantize_q2_0>;\n",
       "        case GGML_TYPE_TQ2_0: // tq_gguf\n"
       "            return dequantize_block_cuda<QK_K, 1, dequantize_tq2_0>;\n"
