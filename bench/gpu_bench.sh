@@ -6,7 +6,7 @@
 # Stages:
 #   build         CUDA Release build of the patched tree (tools only) into build/gpu
 #   test          test-backend-ops (CUDA vs CPU) for every TQ1_0/TQ2_0 MUL_MAT, MUL_MAT_ID, GET_ROWS and
-#                 fused gate/up + GLU mat-vec (MUL_MAT_VEC_FUSION) case
+#                 fused gate/up + GLU mat-vec (MUL_MAT_VEC_FUSION) and Q/K/V-like one-input (MUL_MAT_SHARED_SRC1) case
 #   sanitize      the TQ2_0/TQ1_0 cases (subset) under compute-sanitizer memcheck and racecheck
 #   harness       bench/cuda_mmv_harness.cu (TQ mat-vec kernel alone: check + timing)
 #   harness-ref   the same harness built from .device/ref/ (an earlier cuda_mmv_harness.cu and
@@ -53,7 +53,7 @@ for stage in "$@"; do
     rc=$?; tail -3 "$OUT/build.log"; say "build rc=$rc"; [ $rc = 0 ] || exit 1 ;;
   test)
     : > "$OUT/test-backend-ops.log"
-    for op in MUL_MAT MUL_MAT_ID GET_ROWS MUL_MAT_VEC_FUSION; do
+    for op in MUL_MAT MUL_MAT_ID GET_ROWS MUL_MAT_VEC_FUSION MUL_MAT_SHARED_SRC1; do
       "$BIN/test-backend-ops" test -b CUDA0 -o $op -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
       say "test $op rc=$?"
     done
@@ -77,6 +77,9 @@ for stage in "$@"; do
           -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
         rc2=$?
         compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_VEC_FUSION \
+          -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
+        rc2=$rc2/$?
+        compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_SHARED_SRC1 \
           -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
         rc2=$rc2/$?
         say "sanitize $tool $t rc=$rc1/$rc2 $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize-$tool-$t.log" | sort | uniq -c | tr '\n' ' ')"

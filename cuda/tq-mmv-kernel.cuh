@@ -302,6 +302,35 @@ static __device__ __forceinline__ float glu_apply(const int glu, const float g, 
     return g/(1.0f + expf(-g))*u;
 }
 
+// One launch covers up to MAX_SEGS matrices of the same K and layout that multiply the same
+// activations (ggml's Q/K/V projections of one input): matrix s owns the tiles [tile0, tile0 +
+// ceil(nrows/ROWS)) of the launch's tile range, in order, so one quantization and one launch serve all.
+constexpr int MAX_SEGS = 3;
+
+struct mv_segment {
+    const char * x;          // nrows rows, row_bytes apart (row_bytes is the launch's, equal for all)
+    float      * dst;        // dst[col*stride_dst + row]
+    int64_t      stride_dst;
+    int          nrows;
+    int          tile0;      // first tile of this matrix in the launch
+};
+
+struct mv_segments {
+    mv_segment s[MAX_SEGS];
+    int        n;            // 1..MAX_SEGS
+};
+
+// The matrix that tile belongs to (constant indices only: no local-memory copy of the parameter).
+static __device__ __forceinline__ mv_segment segment_of(const mv_segments & p, const int tile) {
+    if (p.n > 2 && tile >= p.s[2].tile0) {
+        return p.s[2];
+    }
+    if (p.n > 1 && tile >= p.s[1].tile0) {
+        return p.s[1];
+    }
+    return p.s[0];
+}
+
 // One weight block (both row halves of the tile) times the activation block: accumulates acc.
 template <int type>
 static __device__ __forceinline__ void tq_mmv_block(
@@ -357,18 +386,19 @@ static __device__ __forceinline__ void tq_mmv_block(
     acc[3] += dx1*(m.z*(float) c[3] - m.w);
 }
 
-// x: rows of nb blocks, row stride row_bytes; yq/ym from tq_mmv_quantize; dst[col*stride_dst + row].
-// Grid: at most ceil(nrows/ROWS) CTAs (launch_k sizes it to one resident wave); needs NW <= chunks per row.
+// segs: the matrices (rows of nb blocks, row stride row_bytes) and their outputs, ntiles tiles in all;
+// yq/ym from tq_mmv_quantize. Grid: at most ntiles CTAs (launch_k sizes it to one resident wave); needs
+// NW <= chunks per row.
 // cpy: bytes per cp.async (16, 8, 4), or COPY_BULK: one bulk copy per row and chunk, completing on a
 // per-stage mbarrier (sm_90+, CB = 8, full chunks only: nb % 8 == 0, 16-byte aligned rows).
-// x_up (not null): a second matrix of x's shape and layout (the FFN up projection, x the gate); a tile
-// then has the chunks of both matrices (chunk c >= nchunks: x_up) and the epilogue writes
-// glu(gate row, up row) (GLU_SWIGLU: silu(g)*u, GLU_GEGLU: gelu(g)*u), as ggml's fused MUL_MAT x2 + GLU.
+// x_up (not null, one segment only): a second matrix of the segment's shape and layout (the FFN up
+// projection, the segment the gate); a tile then has the chunks of both matrices (chunk c >= nchunks:
+// x_up) and the epilogue writes glu(gate row, up row) (GLU_SWIGLU: silu(g)*u, GLU_GEGLU: gelu(g)*u), as
+// ggml's fused MUL_MAT x2 + GLU.
 template <int type, int cpy, int NW, int STAGES, int CB>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
-        const char * __restrict__ x, const int * yq, const float2 * ym,
-        float * dst, const int nb, const int64_t row_bytes, const int nrows, const int ncols,
-        const int64_t stride_dst, const char * __restrict__ x_up, const int glu) {
+        const mv_segments segs, const int ntiles, const int * yq, const float2 * ym,
+        const int nb, const int64_t row_bytes, const int ncols, const char * __restrict__ x_up, const int glu) {
     constexpr int BS  = traits<type>::bs;
     constexpr int PW  = BS/2;              // words per block pair (33 / 27)
     constexpr int CW  = chunk<type, CB>::stride; // words per row per stage in shared memory
@@ -393,7 +423,6 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
 
     const int nchunks  = (nb + CB - 1) / CB;
     const int nmat     = x_up != nullptr ? 2 : 1;
-    const int ntiles   = (nrows + ROWS - 1) / ROWS;
     const int my_tiles = (ntiles - (int) blockIdx.x + (int) gridDim.x - 1) / (int) gridDim.x;
     const int per_tile = (nmat*nchunks - warp + NW - 1) / NW; // this warp's chunks of every tile (>= 1)
     const int nitems   = my_tiles*per_tile;
@@ -404,10 +433,13 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
 
     auto issue = [&](const int j, const int stage) {
         if (j < nitems) {
-            const int row0 = tile_of(j)*ROWS;
-            const int c    = chunk_of(j);
-            const int kb0  = (c < nchunks ? c : c - nchunks)*CB;
-            const char * src = (c < nchunks ? x : x_up) + (int64_t) kb0*BS;
+            const int tile = tile_of(j);
+            const mv_segment sg = segment_of(segs, tile);
+            const int row0  = (tile - sg.tile0)*ROWS;
+            const int nrows = sg.nrows;
+            const int c     = chunk_of(j);
+            const int kb0   = (c < nchunks ? c : c - nchunks)*CB;
+            const char * src = (c < nchunks ? sg.x : x_up) + (int64_t) kb0*BS;
             char * sb = (char *) (wbuf + stage*ROWS*CW);
             if (BULK) {
                 if (lane == 0) {
@@ -533,7 +565,9 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
             // Every warp reaches this barrier once per tile. The other buffer is rewritten only after
             // the next tile's barrier, which every reader of this one has passed.
             __syncthreads();
-            const int row0 = tile_of(j)*ROWS;
+            const int tile = tile_of(j);
+            const mv_segment sg = segment_of(segs, tile);
+            const int row0 = (tile - sg.tile0)*ROWS;
             for (int idx = warp*32 + lane; idx < ROWS*MAX_COLS; idx += NW*32) {
                 const int r = idx / MAX_COLS, col = idx % MAX_COLS;
                 float v = 0.0f;
@@ -549,8 +583,8 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
                     }
                     v = glu_apply(glu, v, u);
                 }
-                if (col < ncols && row0 + r < nrows) {
-                    dst[col*stride_dst + row0 + r] = v;
+                if (col < ncols && row0 + r < sg.nrows) {
+                    sg.dst[col*sg.stride_dst + row0 + r] = v;
                 }
             }
             buf ^= 1;
@@ -630,8 +664,9 @@ static void launch(void (*kernel)(KArgs...), const dim3 grid, const dim3 block, 
 
 // One mat-vec call: the operands and what the launch may do.
 struct mv_args {
-    const char * x; const float * y; int * yq; float2 * ym; float * dst;
-    int nb; int64_t row_bytes; int nrows; int ncols; int64_t stride_col_y; int64_t stride_dst;
+    mv_segments segs; // the matrices and outputs (make_segments)
+    const float * y; int * yq; float2 * ym;
+    int nb; int64_t row_bytes; int ncols; int64_t stride_col_y;
     cudaStream_t stream;
     bool quantize   = true; // false (harness): yq/ym are already there, time the mat-vec alone
     bool allow_bulk = true; // Hopper bulk copies where the layout allows
@@ -657,11 +692,11 @@ static bool launch_k(const mv_args & a) {
         launch(quantize, dim3(a.nb, MAX_COLS, 1), dim3(32, 1, 1), 0, a.stream, qi.pdl,
                a.y, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y);
     }
-    const int ntiles = (a.nrows + ROWS - 1) / ROWS;
+    const mv_segment & last = a.segs.s[a.segs.n - 1];
+    const int ntiles = last.tile0 + (last.nrows + ROWS - 1) / ROWS;
     const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
     launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
-           a.x, (const int *) a.yq, (const float2 *) a.ym, a.dst, a.nb, a.row_bytes, a.nrows, a.ncols, a.stride_dst,
-           a.x_up, a.glu);
+           a.segs, ntiles, (const int *) a.yq, (const float2 *) a.ym, a.nb, a.row_bytes, a.ncols, a.x_up, a.glu);
     return true;
 }
 
@@ -670,7 +705,10 @@ static void launch_nw(const mv_args & a) {
     constexpr int BS    = traits<type>::bs;
     constexpr int bytes = chunk<type, CB>::bytes; // of a full chunk, per row
     const int tail = (a.nb % CB)*BS;              // bytes of a partial last chunk (0 if none)
-    const uintptr_t xa = (uintptr_t) a.x;
+    uintptr_t xa = (uintptr_t) a.x_up; // alignment of every matrix: the OR of their addresses
+    for (int s = 0; s < a.segs.n; ++s) {
+        xa |= (uintptr_t) a.segs.s[s].x;
+    }
     if (CB == 8 && xa % 16 == 0 && a.row_bytes % 16 == 0 && tail == 0 && a.allow_bulk &&
             launch_k<type, COPY_BULK, NW, STAGES, CB>(a)) {
         return;
@@ -718,8 +756,9 @@ static void launch_default(const mv_args & a) {
 }
 
 // Quantize y (ncols <= 8 columns of nb*256 floats, column stride stride_col_y) into yq (ncols*nb*256
-// bytes) and ym (nb*8 float2), then the mat-vec. Caller checks supported(). x_up (not null): gate/up
-// pair with x_up of x's layout, dst = glu(x y, x_up y) elementwise (one quantization, one launch).
+// bytes) and ym (nb*8 float2), then the mat-vec of every matrix of segs (make_segments). Caller checks
+// supported() for each. x_up (not null, one segment): gate/up pair with x_up of the segment's layout,
+// dst = glu(x y, x_up y) elementwise (one quantization, one launch).
 // variant (harness only): 0 = default; 1..7: fixed (NW, STAGES) for comparisons; 8: chunks of 8 only;
 // 9..11: chunks of 4 on long rows (NW, STAGES) = (8, 3), (4, 4), (8, 2);
 // negative: the same without quantizing (yq/ym reused).
@@ -733,10 +772,10 @@ static void launch_default(const mv_args & a) {
 //      2x slower; 3B tg128 TQ2_0 429 vs 484 t/s. Each of hundreds of CTAs repeats the quantization
 //      before it can decode, while the separate kernel runs once and overlaps through PDL.
 template <int type>
-static void mul_mat_vec(const char * x, const float * y, int * yq, float2 * ym, float * dst, int nb, int64_t row_bytes,
-                        int nrows, int ncols, int64_t stride_col_y, int64_t stride_dst, cudaStream_t stream,
-                        const int variant = 0, const char * x_up = nullptr, const int glu = GLU_NONE) {
-    mv_args a = {x, y, yq, ym, dst, nb, row_bytes, nrows, ncols, stride_col_y, stride_dst, stream};
+static void mul_mat_vec_segments(const mv_segments & segs, const float * y, int * yq, float2 * ym, int nb,
+                                 int64_t row_bytes, int ncols, int64_t stride_col_y, cudaStream_t stream,
+                                 const int variant = 0, const char * x_up = nullptr, const int glu = GLU_NONE) {
+    mv_args a = {segs, y, yq, ym, nb, row_bytes, ncols, stride_col_y, stream};
     a.quantize = variant >= 0;
     a.x_up     = x_up;
     a.glu      = glu;
@@ -759,6 +798,23 @@ static void mul_mat_vec(const char * x, const float * y, int * yq, float2 * ym, 
     }
 #endif
     launch_default<type, true>(a);
+}
+
+// Appends a matrix to segs (its tiles follow those of the matrices before it).
+static inline void add_segment(mv_segments & segs, const char * x, float * dst, const int nrows, const int64_t stride_dst) {
+    const mv_segment * prev = segs.n > 0 ? &segs.s[segs.n - 1] : nullptr;
+    const int tile0 = prev ? prev->tile0 + (prev->nrows + ROWS - 1) / ROWS : 0;
+    segs.s[segs.n++] = {x, dst, stride_dst, nrows, tile0};
+}
+
+// One matrix (and optionally its GLU partner x_up): dst[col*stride_dst + row].
+template <int type>
+static void mul_mat_vec(const char * x, const float * y, int * yq, float2 * ym, float * dst, int nb, int64_t row_bytes,
+                        int nrows, int ncols, int64_t stride_col_y, int64_t stride_dst, cudaStream_t stream,
+                        const int variant = 0, const char * x_up = nullptr, const int glu = GLU_NONE) {
+    mv_segments segs = {};
+    add_segment(segs, x, dst, nrows, stride_dst);
+    mul_mat_vec_segments<type>(segs, y, yq, ym, nb, row_bytes, ncols, stride_col_y, stream, variant, x_up, glu);
 }
 
 } // namespace tq_mmv

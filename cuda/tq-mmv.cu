@@ -1,6 +1,7 @@
 // tq_gguf: ggml-cuda entry points of the TQ2_0 / TQ1_0 decode mat-vec (kernel: tq-mmv-kernel.cuh).
 // On by default for NVIDIA Ampere+ (int8 mma m16n8k32); TQ_GGUF_CUDA_MMV=0 falls back to mmvq,
-// TQ_GGUF_CUDA_MMV_GLU=0 leaves gate/up + GLU unfused (two mat-vecs and ggml's GLU; for A/B measurements).
+// TQ_GGUF_CUDA_MMV_GLU=0 leaves gate/up + GLU unfused (two mat-vecs and ggml's GLU; for A/B measurements),
+// TQ_GGUF_CUDA_MMV_QKV=0 runs the mat-vecs of one input (Q/K/V) one launch each.
 #include "tq-mmv.cuh"
 #include "tq-mmv-kernel.cuh"
 
@@ -37,12 +38,11 @@ bool ggml_cuda_tq_mmv_applies(const ggml_tensor * src0, const ggml_tensor * src1
     return tq_mmv::supported((int) (ne00 / QK_K), src0->nb[1], (uintptr_t) src0->data);
 }
 
-// dst = glu(gate y, up y) for gate/up weights of the same type, shape and layout (gate may be null:
-// then a plain mat-vec into dst).
-static void tq_mul_mat_vec_run(ggml_backend_cuda_context & ctx, const ggml_tensor * up, const ggml_tensor * gate,
-                               const int glu, const ggml_tensor * src1, ggml_tensor * dst) {
-    const int nb    = (int) (up->ne[0] / QK_K);
-    const int nrows = (int) up->ne[1];
+// Quantizes src1 once and runs one launch over every matrix of segs (all of type `type`, K = nb blocks,
+// rows row_bytes apart); x_up: the GLU partner of the one segment (see tq_mmv::mul_mat_vec_segments).
+static void tq_mul_mat_vec_run(ggml_backend_cuda_context & ctx, const ggml_type type, const tq_mmv::mv_segments & segs,
+                               const int nb, const int64_t row_bytes, const char * x_up, const int glu,
+                               const ggml_tensor * src1) {
     const int ncols = (int) src1->ne[1];
     cudaStream_t stream = ctx.stream();
 
@@ -50,26 +50,28 @@ static void tq_mul_mat_vec_run(ggml_backend_cuda_context & ctx, const ggml_tenso
     ggml_cuda_pool_alloc<int>    yq(ctx.pool(), (size_t) ncols*nb*QK_K/4);
     ggml_cuda_pool_alloc<float2> ym(ctx.pool(), (size_t) nb*tq_mmv::MAX_COLS);
 
-    // the kernel's x is the gate of a pair (its rows go through the activation), x_up the up projection
-    const char  * x    = (const char *) (gate ? gate->data : up->data);
-    const char  * x_up = gate ? (const char *) up->data : nullptr;
-    const float * y    = (const float *) src1->data;
-    float       * d    = (float *) dst->data;
+    const float * y  = (const float *) src1->data;
     const int64_t sy = src1->nb[1] / sizeof(float);
-    const int64_t sd = dst->nb[1] / sizeof(float);
-    if (up->type == GGML_TYPE_TQ2_0) {
-        tq_mmv::mul_mat_vec<tq_mmv::TQ2>(x, y, yq.get(), ym.get(), d, nb, up->nb[1], nrows, ncols, sy, sd, stream, 0, x_up, glu);
+    if (type == GGML_TYPE_TQ2_0) {
+        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ2>(segs, y, yq.get(), ym.get(), nb, row_bytes, ncols, sy, stream, 0, x_up, glu);
     } else {
-        tq_mmv::mul_mat_vec<tq_mmv::TQ1>(x, y, yq.get(), ym.get(), d, nb, up->nb[1], nrows, ncols, sy, sd, stream, 0, x_up, glu);
+        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ1>(segs, y, yq.get(), ym.get(), nb, row_bytes, ncols, sy, stream, 0, x_up, glu);
     }
     CUDA_CHECK(cudaGetLastError());
+}
+
+static void add_segment(tq_mmv::mv_segments & segs, const ggml_tensor * weights, ggml_tensor * dst) {
+    tq_mmv::add_segment(segs, (const char *) weights->data, (float *) dst->data, (int) weights->ne[1],
+                        dst->nb[1] / sizeof(float));
 }
 
 bool ggml_cuda_tq_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_tensor * src0, const ggml_tensor * src1, ggml_tensor * dst) {
     if (!ggml_cuda_tq_mmv_applies(src0, src1, dst)) {
         return false;
     }
-    tq_mul_mat_vec_run(ctx, src0, nullptr, tq_mmv::GLU_NONE, src1, dst);
+    tq_mmv::mv_segments segs = {};
+    add_segment(segs, src0, dst);
+    tq_mul_mat_vec_run(ctx, src0->type, segs, (int) (src0->ne[0] / QK_K), src0->nb[1], nullptr, tq_mmv::GLU_NONE, src1);
     return true;
 }
 
@@ -91,6 +93,150 @@ bool ggml_cuda_tq_mul_mat_vec_glu(ggml_backend_cuda_context & ctx, const ggml_te
         case GGML_GLU_OP_GEGLU:  glu = tq_mmv::GLU_GEGLU;  break;
         default: return false;
     }
-    tq_mul_mat_vec_run(ctx, up, gate, glu, src1, glu_node);
+    // the kernel's matrix is the gate (its rows go through the activation), x_up the up projection
+    tq_mmv::mv_segments segs = {};
+    add_segment(segs, gate, glu_node);
+    tq_mul_mat_vec_run(ctx, up->type, segs, (int) (up->ne[0] / QK_K), up->nb[1], (const char *) up->data, glu, src1);
     return true;
+}
+
+// ---- mat-vecs of one input (Q/K/V) ----
+
+static bool env_is(const char * name, const char * value) {
+    const char * e = getenv(name);
+    return e != nullptr && strcmp(e, value) == 0;
+}
+
+// Off with TQ_GGUF_CUDA_MMV_QKV=0 (A/B), with ggml's GGML_CUDA_DISABLE_FUSION, and with GGML_CUDA_GRAPH_OPT=1
+// (that pass runs Q/K/V on concurrent streams: a launch over all three would cross them).
+static bool shared_src1_enabled() {
+    static const bool enabled = env_flag("TQ_GGUF_CUDA_MMV_QKV") && !env_is("GGML_CUDA_GRAPH_OPT", "1") &&
+        !(getenv("GGML_CUDA_DISABLE_FUSION") != nullptr && atoi(getenv("GGML_CUDA_DISABLE_FUSION")) != 0);
+    return enabled;
+}
+
+// Whether node b can share a launch with node a: both MUL_MAT of TQ weights (leaves) of one type, K and row
+// layout on the same src1 of at most MAX_COLS columns.
+static bool shares_src1(const ggml_tensor * a, const ggml_tensor * b) {
+    if (b->op != GGML_OP_MUL_MAT || b->src[1] != a->src[1] || b->src[2] != nullptr) {
+        return false;
+    }
+    const ggml_tensor * wa = a->src[0];
+    const ggml_tensor * wb = b->src[0];
+    return ggml_cuda_is_tq_type(wa->type) && wb->type == wa->type && wb->op == GGML_OP_NONE &&
+           wa->op == GGML_OP_NONE && wb->ne[0] == wa->ne[0] && wb->nb[1] == wa->nb[1] &&
+           a->src[1]->ne[1] <= tq_mmv::MAX_COLS;
+}
+
+static bool consumed_by_glu(const ggml_cgraph * cgraph, const int from, const int to, const ggml_tensor * t) {
+    for (int k = from; k < to && k < cgraph->n_nodes; ++k) {
+        const ggml_tensor * n = cgraph->nodes[k];
+        if (n->op == GGML_OP_GLU && (n->src[0] == t || n->src[1] == t)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int ggml_cuda_tq_mul_mat_vec_shared_src1(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, const int i) {
+    const ggml_tensor * first = cgraph->nodes[i];
+    if (!shared_src1_enabled() || first->op != GGML_OP_MUL_MAT) {
+        return 0;
+    }
+    int n = 1;
+    while (n < tq_mmv::MAX_SEGS && i + n < cgraph->n_nodes && shares_src1(first, cgraph->nodes[i + n])) {
+        ++n;
+    }
+    // gate/up followed by their GLU: left to the fused pair (ggml_cuda_tq_mul_mat_vec_glu)
+    if (n < 2 || (i + n < cgraph->n_nodes && cgraph->nodes[i + n]->op == GGML_OP_GLU)) {
+        return 0;
+    }
+    const ggml_tensor * src1 = first->src[1];
+    tq_mmv::mv_segments segs = {};
+    for (int k = 0; k < n; ++k) {
+        ggml_tensor * node = cgraph->nodes[i + k];
+        if ((node->flags & GGML_TENSOR_FLAG_COMPUTE) == 0 || !ggml_cuda_tq_mmv_applies(node->src[0], src1, node)) {
+            return 0;
+        }
+        // every output is written while src1 and the other outputs are still needed: no overlaps
+        const char * d0 = (const char *) node->data;
+        const char * d1 = d0 + ggml_nbytes(node);
+        const char * y0 = (const char *) src1->data;
+        if (d0 < y0 + ggml_nbytes(src1) && y0 < d1) {
+            return 0;
+        }
+        for (int l = 0; l < k; ++l) {
+            const ggml_tensor * other = cgraph->nodes[i + l];
+            const char * o0 = (const char *) other->data;
+            if (d0 < o0 + ggml_nbytes(other) && o0 < d1) {
+                return 0;
+            }
+        }
+        add_segment(segs, node->src[0], node);
+    }
+    tq_mul_mat_vec_run(ctx, first->src[0]->type, segs, (int) (first->src[0]->ne[0] / QK_K), first->src[0]->nb[1],
+                       nullptr, tq_mmv::GLU_NONE, src1);
+    return n;
+}
+
+void ggml_cuda_tq_graph_optimize(ggml_cgraph * cgraph) {
+    if (!shared_src1_enabled()) {
+        return;
+    }
+    constexpr int WINDOW = 64; // how far after the first projection its siblings may be
+    for (int i = 0; i < cgraph->n_nodes; ++i) {
+        ggml_tensor * first = cgraph->nodes[i];
+        if (first->op != GGML_OP_MUL_MAT || first->src[2] != nullptr || first->src[0]->op != GGML_OP_NONE ||
+                !ggml_cuda_is_tq_type(first->src[0]->type) || first->src[1]->ne[1] > tq_mmv::MAX_COLS) {
+            continue;
+        }
+        int members[tq_mmv::MAX_SEGS] = {i};
+        int n = 1;
+        const ggml_tensor * src1 = first->src[1];
+        const ggml_tensor * src1_base = src1->view_src ? src1->view_src : src1;
+        for (int j = i + 1; j < cgraph->n_nodes && j <= i + WINDOW; ++j) {
+            const ggml_tensor * node = cgraph->nodes[j];
+            const ggml_tensor * base = node->view_src ? node->view_src : node;
+            if (base == src1_base) {
+                break; // src1 (or a view of it) is written in between: keep the order
+            }
+            if (shares_src1(first, node)) {
+                if (n == tq_mmv::MAX_SEGS) {
+                    n = 0; // more siblings than one launch takes: leave them alone
+                    break;
+                }
+                members[n++] = j;
+            }
+        }
+        // only Q/K/V-like triples: a gate/up pair (2, consumed by a GLU) keeps its own fusion
+        if (n != tq_mmv::MAX_SEGS) {
+            continue;
+        }
+        bool glu = false;
+        for (int k = 0; k < n; ++k) {
+            glu = glu || consumed_by_glu(cgraph, i + 1, i + WINDOW + 1, cgraph->nodes[members[k]]);
+        }
+        if (glu) {
+            continue;
+        }
+        // Move the siblings right after the first: they read only weights and src1, which is computed
+        // before node i, and nothing in between reads them. This runs before ggml-alloc places the
+        // tensors, so the allocation follows the new order.
+        ggml_tensor * moved[tq_mmv::MAX_SEGS];
+        for (int k = 1; k < n; ++k) {
+            moved[k] = cgraph->nodes[members[k]];
+        }
+        int dst = members[n - 1];
+        for (int src = members[n - 1], k = n - 1; src > i; --src) {
+            if (k >= 1 && src == members[k]) {
+                --k;
+                continue;
+            }
+            cgraph->nodes[dst--] = cgraph->nodes[src];
+        }
+        for (int k = 1; k < n; ++k) {
+            cgraph->nodes[i + k] = moved[k];
+        }
+        i += n - 1;
+    }
 }
