@@ -6,7 +6,8 @@
 # Stages:
 #   build         CUDA Release build of the patched tree (tools only) into build/gpu
 #   test          test-backend-ops (CUDA vs CPU) for every TQ1_0/TQ2_0 MUL_MAT, MUL_MAT_ID, GET_ROWS and
-#                 fused gate/up + GLU mat-vec (MUL_MAT_VEC_FUSION) and Q/K/V-like one-input (MUL_MAT_SHARED_SRC1) case
+#                 fused gate/up + GLU mat-vec (MUL_MAT_VEC_FUSION) and one-input mat-vecs with or without the
+#                 RMS norm in front (MUL_MAT_SHARED_SRC1) case
 #   sanitize      the TQ2_0/TQ1_0 cases (subset) under compute-sanitizer memcheck and racecheck
 #   harness       bench/cuda_mmv_harness.cu (TQ mat-vec kernel alone: check + timing)
 #   harness-ref   the same harness built from .device/ref/ (an earlier cuda_mmv_harness.cu and

@@ -107,16 +107,23 @@ static __device__ __forceinline__ void pdl_launch_dependents() {
 
 // ---- activation quantizer ----
 // One block of 256 activations (one warp): out[t*16 + i] = the int8x4 of group i of quad thread t (the
-// kernel's K order, see tq_mmv_elem); returns (d, d*sum(q)) to every lane.
+// kernel's K order, see tq_mmv_elem); returns (d, d*sum(q)) to every lane. With wb (not null) the
+// activations are yb*scale*wb (ggml's rms_norm followed by its weight, see tq_mmv_quantize_rms_norm).
 template <int type>
-static __device__ __forceinline__ float2 quantize_block(const float * yb, int * out, const int lane) {
+static __device__ __forceinline__ float2 quantize_block(const float * yb, int * out, const int lane,
+                                                        const float * wb = nullptr, const float scale = 1.0f) {
     // lane owns output ints 2*lane and 2*lane + 1: 8 of the 256 values, so the block's amax is a warp
     // reduction over the same two loads
     float4 e[2];
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         const int o = 2*lane + h;
-        e[h] = *(const float4 *) (yb + tq_mmv_elem<type>(o / 16, o % 16));
+        const int k = tq_mmv_elem<type>(o / 16, o % 16);
+        e[h] = *(const float4 *) (yb + k);
+        if (wb != nullptr) {
+            const float4 w = *(const float4 *) (wb + k);
+            e[h] = make_float4(e[h].x*scale*w.x, e[h].y*scale*w.y, e[h].z*scale*w.z, e[h].w*scale*w.w);
+        }
     }
     float amax = fmaxf(fmaxf(fmaxf(fabsf(e[0].x), fabsf(e[0].y)), fmaxf(fabsf(e[0].z), fabsf(e[0].w))),
                        fmaxf(fmaxf(fabsf(e[1].x), fabsf(e[1].y)), fmaxf(fabsf(e[1].z), fabsf(e[1].w))));
@@ -156,6 +163,51 @@ __global__ void __launch_bounds__(32) tq_mmv_quantize(
         return;
     }
     const float2 dm = quantize_block<type>(y + col*stride_col + (int64_t) b*256, yq + ((int64_t) col*nb + b)*64, lane);
+    if (lane == 0) {
+        ym[(int64_t) b*MAX_COLS + col] = dm;
+    }
+}
+
+// The same quantization of rms_norm(x)*w (ggml's RMS_NORM and MUL of the norm weight, fused into it: the
+// normalized activations are never written): every CTA first reduces the whole column's sum of squares
+// (K floats from L2, all 4 warps' loads in flight at once), then each warp quantizes one block.
+// grid (ceil(nb/4), MAX_COLS), 4 warps.
+template <int type>
+__global__ void __launch_bounds__(128) tq_mmv_quantize_rms_norm(
+        const float * x, const float * w, const float eps, int * yq, float2 * ym, const int nb, const int ncols,
+        const int64_t stride_col) {
+    pdl_launch_dependents();
+    pdl_wait(); // x comes from the preceding kernel; yq/ym may still be read by an earlier mat-vec
+    const int col = blockIdx.y, lane = threadIdx.x, warp = threadIdx.y;
+    const int b = blockIdx.x*4 + warp;
+    if (col >= ncols) {
+        if (lane == 0 && b < nb) {
+            ym[(int64_t) b*MAX_COLS + col] = make_float2(0.0f, 0.0f);
+        }
+        return;
+    }
+    const float * xc = x + col*stride_col;
+    float ss = 0.0f;
+#pragma unroll 8
+    for (int i = warp*32 + lane; i < nb*64; i += 128) {
+        const float4 v = ((const float4 *) xc)[i];
+        ss += v.x*v.x + v.y*v.y + v.z*v.z + v.w*v.w;
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        ss += __shfl_xor_sync(0xffffffff, ss, o);
+    }
+    __shared__ float warp_ss[4];
+    if (lane == 0) {
+        warp_ss[warp] = ss;
+    }
+    __syncthreads();
+    const float scale = rsqrtf((warp_ss[0] + warp_ss[1] + warp_ss[2] + warp_ss[3])/(float) (nb*256) + eps);
+    if (b >= nb) {
+        return;
+    }
+    const float2 dm = quantize_block<type>(xc + (int64_t) b*256, yq + ((int64_t) col*nb + b)*64, lane,
+                                           w + (int64_t) b*256, scale);
     if (lane == 0) {
         ym[(int64_t) b*MAX_COLS + col] = dm;
     }
@@ -672,6 +724,8 @@ struct mv_args {
     bool allow_bulk = true; // Hopper bulk copies where the layout allows
     const char * x_up = nullptr; // gate/up pair: x is the gate, dst gets glu(x row, x_up row)
     int glu = GLU_NONE;
+    const float * norm_w = nullptr; // not null: y is the input of rms_norm(y, norm_eps)*norm_w (fused)
+    float norm_eps = 0.0f;
 };
 
 // Quantize (unless a.quantize is false) and launch; false, launching nothing, where this is the bulk-copy
@@ -685,7 +739,13 @@ static bool launch_k(const mv_args & a) {
     if (cpy == COPY_BULK && !li.bulk) {
         return false;
     }
-    if (a.quantize) {
+    if (a.quantize && a.norm_w != nullptr) {
+        const auto quantize = tq_mmv_quantize_rms_norm<type>;
+        static launch_info qcache[64];
+        const launch_info & qi = get_launch_info(qcache, quantize, 128, 0);
+        launch(quantize, dim3((a.nb + 3) / 4, MAX_COLS, 1), dim3(32, 4, 1), 0, a.stream, qi.pdl,
+               a.y, a.norm_w, a.norm_eps, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y);
+    } else if (a.quantize) {
         const auto quantize = tq_mmv_quantize<type>;
         static launch_info qcache[64];
         const launch_info & qi = get_launch_info(qcache, quantize, 32, 0);
@@ -758,7 +818,8 @@ static void launch_default(const mv_args & a) {
 // Quantize y (ncols <= 8 columns of nb*256 floats, column stride stride_col_y) into yq (ncols*nb*256
 // bytes) and ym (nb*8 float2), then the mat-vec of every matrix of segs (make_segments). Caller checks
 // supported() for each. x_up (not null, one segment): gate/up pair with x_up of the segment's layout,
-// dst = glu(x y, x_up y) elementwise (one quantization, one launch).
+// dst = glu(x y, x_up y) elementwise (one quantization, one launch). norm_w (not null): the activations
+// are rms_norm(y, norm_eps)*norm_w (norm_w: nb*256 floats), computed inside the quantization.
 // variant (harness only): 0 = default; 1..7: fixed (NW, STAGES) for comparisons; 8: chunks of 8 only;
 // 9..11: chunks of 4 on long rows (NW, STAGES) = (8, 3), (4, 4), (8, 2);
 // negative: the same without quantizing (yq/ym reused).
@@ -774,8 +835,11 @@ static void launch_default(const mv_args & a) {
 template <int type>
 static void mul_mat_vec_segments(const mv_segments & segs, const float * y, int * yq, float2 * ym, int nb,
                                  int64_t row_bytes, int ncols, int64_t stride_col_y, cudaStream_t stream,
-                                 const int variant = 0, const char * x_up = nullptr, const int glu = GLU_NONE) {
+                                 const int variant = 0, const char * x_up = nullptr, const int glu = GLU_NONE,
+                                 const float * norm_w = nullptr, const float norm_eps = 0.0f) {
     mv_args a = {segs, y, yq, ym, nb, row_bytes, ncols, stride_col_y, stream};
+    a.norm_w   = norm_w;
+    a.norm_eps = norm_eps;
     a.quantize = variant >= 0;
     a.x_up     = x_up;
     a.glu      = glu;

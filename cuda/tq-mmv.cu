@@ -1,7 +1,8 @@
 // tq_gguf: ggml-cuda entry points of the TQ2_0 / TQ1_0 decode mat-vec (kernel: tq-mmv-kernel.cuh).
 // On by default for NVIDIA Ampere+ (int8 mma m16n8k32); TQ_GGUF_CUDA_MMV=0 falls back to mmvq,
 // TQ_GGUF_CUDA_MMV_GLU=0 leaves gate/up + GLU unfused (two mat-vecs and ggml's GLU; for A/B measurements),
-// TQ_GGUF_CUDA_MMV_QKV=0 runs the mat-vecs of one input (Q/K/V) one launch each.
+// TQ_GGUF_CUDA_MMV_QKV=0 runs the mat-vecs of one input (Q/K/V) one launch each, TQ_GGUF_CUDA_MMV_NORM=0
+// leaves the RMS norm in front of them to ggml.
 #include "tq-mmv.cuh"
 #include "tq-mmv-kernel.cuh"
 
@@ -38,11 +39,20 @@ bool ggml_cuda_tq_mmv_applies(const ggml_tensor * src0, const ggml_tensor * src1
     return tq_mmv::supported((int) (ne00 / QK_K), src0->nb[1], (uintptr_t) src0->data);
 }
 
-// Quantizes src1 once and runs one launch over every matrix of segs (all of type `type`, K = nb blocks,
-// rows row_bytes apart); x_up: the GLU partner of the one segment (see tq_mmv::mul_mat_vec_segments).
+// Activations that enter the quantization as rms_norm(x, eps)*w: ggml's RMS_NORM and the MUL by the norm
+// weight, whose output (normalized activations) nothing else reads, run inside the quantizer.
+struct tq_rms_norm {
+    const ggml_tensor * x = nullptr; // the RMS_NORM input: F32, K x ncols
+    const ggml_tensor * w = nullptr; // the norm weight: K floats
+    float eps = 0.0f;
+};
+
+// Quantizes src1 (or rms_norm(norm.x)*norm.w where norm.x is set) once and runs one launch over every
+// matrix of segs (all of type `type`, K = nb blocks, rows row_bytes apart); x_up: the GLU partner of the
+// one segment (see tq_mmv::mul_mat_vec_segments).
 static void tq_mul_mat_vec_run(ggml_backend_cuda_context & ctx, const ggml_type type, const tq_mmv::mv_segments & segs,
                                const int nb, const int64_t row_bytes, const char * x_up, const int glu,
-                               const ggml_tensor * src1) {
+                               const ggml_tensor * src1, const tq_rms_norm & norm = {}) {
     const int ncols = (int) src1->ne[1];
     cudaStream_t stream = ctx.stream();
 
@@ -50,12 +60,14 @@ static void tq_mul_mat_vec_run(ggml_backend_cuda_context & ctx, const ggml_type 
     ggml_cuda_pool_alloc<int>    yq(ctx.pool(), (size_t) ncols*nb*QK_K/4);
     ggml_cuda_pool_alloc<float2> ym(ctx.pool(), (size_t) nb*tq_mmv::MAX_COLS);
 
-    const float * y  = (const float *) src1->data;
-    const int64_t sy = src1->nb[1] / sizeof(float);
+    const ggml_tensor * y_src = norm.x ? norm.x : src1;
+    const float * y  = (const float *) y_src->data;
+    const int64_t sy = y_src->nb[1] / sizeof(float);
+    const float * w  = norm.x ? (const float *) norm.w->data : nullptr;
     if (type == GGML_TYPE_TQ2_0) {
-        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ2>(segs, y, yq.get(), ym.get(), nb, row_bytes, ncols, sy, stream, 0, x_up, glu);
+        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ2>(segs, y, yq.get(), ym.get(), nb, row_bytes, ncols, sy, stream, 0, x_up, glu, w, norm.eps);
     } else {
-        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ1>(segs, y, yq.get(), ym.get(), nb, row_bytes, ncols, sy, stream, 0, x_up, glu);
+        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ1>(segs, y, yq.get(), ym.get(), nb, row_bytes, ncols, sy, stream, 0, x_up, glu, w, norm.eps);
     }
     CUDA_CHECK(cudaGetLastError());
 }
@@ -75,8 +87,9 @@ bool ggml_cuda_tq_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_tensor
     return true;
 }
 
-bool ggml_cuda_tq_mul_mat_vec_glu(ggml_backend_cuda_context & ctx, const ggml_tensor * up_node, const ggml_tensor * gate,
-                                  ggml_tensor * glu_node) {
+// The kernel's GLU for a gate/up pair of TQ mat-vecs (up_node = MUL_MAT of the up weights; gate: the gate
+// weights), or -1 where the pair does not apply.
+static int tq_glu_pair(const ggml_tensor * up_node, const ggml_tensor * gate, const ggml_tensor * glu_node) {
     static const bool enabled = env_flag("TQ_GGUF_CUDA_MMV_GLU");
     const ggml_tensor * up   = up_node->src[0];
     const ggml_tensor * src1 = up_node->src[1];
@@ -85,33 +98,57 @@ bool ggml_cuda_tq_mul_mat_vec_glu(ggml_backend_cuda_context & ctx, const ggml_te
             !tq_mmv::supported((int) (gate->ne[0] / QK_K), gate->nb[1], (uintptr_t) gate->data) ||
             ggml_get_op_params_i32(glu_node, 1) != 0 /* swapped */ || glu_node->type != GGML_TYPE_F32 ||
             !ggml_are_same_shape(glu_node, up_node) || glu_node->nb[0] != sizeof(float)) {
-        return false;
+        return -1;
     }
-    int glu;
     switch (ggml_get_glu_op(glu_node)) {
-        case GGML_GLU_OP_SWIGLU: glu = tq_mmv::GLU_SWIGLU; break;
-        case GGML_GLU_OP_GEGLU:  glu = tq_mmv::GLU_GEGLU;  break;
-        default: return false;
+        case GGML_GLU_OP_SWIGLU: return tq_mmv::GLU_SWIGLU;
+        case GGML_GLU_OP_GEGLU:  return tq_mmv::GLU_GEGLU;
+        default:                 return -1;
     }
+}
+
+static void tq_glu_pair_run(ggml_backend_cuda_context & ctx, const ggml_tensor * up_node, const ggml_tensor * gate,
+                            ggml_tensor * glu_node, const int glu, const tq_rms_norm & norm = {}) {
     // the kernel's matrix is the gate (its rows go through the activation), x_up the up projection
+    const ggml_tensor * up = up_node->src[0];
     tq_mmv::mv_segments segs = {};
     add_segment(segs, gate, glu_node);
-    tq_mul_mat_vec_run(ctx, up->type, segs, (int) (up->ne[0] / QK_K), up->nb[1], (const char *) up->data, glu, src1);
+    tq_mul_mat_vec_run(ctx, up->type, segs, (int) (up->ne[0] / QK_K), up->nb[1], (const char *) up->data, glu,
+                       up_node->src[1], norm);
+}
+
+bool ggml_cuda_tq_mul_mat_vec_glu(ggml_backend_cuda_context & ctx, const ggml_tensor * up_node, const ggml_tensor * gate,
+                                  ggml_tensor * glu_node) {
+    const int glu = tq_glu_pair(up_node, gate, glu_node);
+    if (glu < 0) {
+        return false;
+    }
+    tq_glu_pair_run(ctx, up_node, gate, glu_node, glu);
     return true;
 }
 
-// ---- mat-vecs of one input (Q/K/V) ----
+// ---- graph-level fusions: mat-vecs of one input (Q/K/V), and the RMS norm that feeds them ----
 
 static bool env_is(const char * name, const char * value) {
     const char * e = getenv(name);
     return e != nullptr && strcmp(e, value) == 0;
 }
 
+static bool ggml_fusion_disabled() {
+    const char * e = getenv("GGML_CUDA_DISABLE_FUSION");
+    return e != nullptr && atoi(e) != 0;
+}
+
 // Off with TQ_GGUF_CUDA_MMV_QKV=0 (A/B), with ggml's GGML_CUDA_DISABLE_FUSION, and with GGML_CUDA_GRAPH_OPT=1
 // (that pass runs Q/K/V on concurrent streams: a launch over all three would cross them).
 static bool shared_src1_enabled() {
-    static const bool enabled = env_flag("TQ_GGUF_CUDA_MMV_QKV") && !env_is("GGML_CUDA_GRAPH_OPT", "1") &&
-        !(getenv("GGML_CUDA_DISABLE_FUSION") != nullptr && atoi(getenv("GGML_CUDA_DISABLE_FUSION")) != 0);
+    static const bool enabled = env_flag("TQ_GGUF_CUDA_MMV_QKV") && !env_is("GGML_CUDA_GRAPH_OPT", "1") && !ggml_fusion_disabled();
+    return enabled;
+}
+
+// Off with TQ_GGUF_CUDA_MMV_NORM=0 (A/B) and with GGML_CUDA_DISABLE_FUSION.
+static bool rms_norm_enabled() {
+    static const bool enabled = env_flag("TQ_GGUF_CUDA_MMV_NORM") && !ggml_fusion_disabled();
     return enabled;
 }
 
@@ -128,31 +165,22 @@ static bool shares_src1(const ggml_tensor * a, const ggml_tensor * b) {
            a->src[1]->ne[1] <= tq_mmv::MAX_COLS;
 }
 
-static bool consumed_by_glu(const ggml_cgraph * cgraph, const int from, const int to, const ggml_tensor * t) {
-    for (int k = from; k < to && k < cgraph->n_nodes; ++k) {
-        const ggml_tensor * n = cgraph->nodes[k];
-        if (n->op == GGML_OP_GLU && (n->src[0] == t || n->src[1] == t)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-int ggml_cuda_tq_mul_mat_vec_shared_src1(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, const int i) {
+// The mat-vecs of one input at nodes i.. (2 or 3, not a gate/up pair followed by its GLU, which the pair
+// takes) as segments of one launch; returns how many (0: none).
+static int tq_shared_src1_segments(const ggml_cgraph * cgraph, const int i, tq_mmv::mv_segments & segs) {
     const ggml_tensor * first = cgraph->nodes[i];
-    if (!shared_src1_enabled() || first->op != GGML_OP_MUL_MAT) {
+    if (first->op != GGML_OP_MUL_MAT) {
         return 0;
     }
     int n = 1;
     while (n < tq_mmv::MAX_SEGS && i + n < cgraph->n_nodes && shares_src1(first, cgraph->nodes[i + n])) {
         ++n;
     }
-    // gate/up followed by their GLU: left to the fused pair (ggml_cuda_tq_mul_mat_vec_glu)
     if (n < 2 || (i + n < cgraph->n_nodes && cgraph->nodes[i + n]->op == GGML_OP_GLU)) {
         return 0;
     }
     const ggml_tensor * src1 = first->src[1];
-    tq_mmv::mv_segments segs = {};
+    segs = {};
     for (int k = 0; k < n; ++k) {
         ggml_tensor * node = cgraph->nodes[i + k];
         if ((node->flags & GGML_TENSOR_FLAG_COMPUTE) == 0 || !ggml_cuda_tq_mmv_applies(node->src[0], src1, node)) {
@@ -174,9 +202,107 @@ int ggml_cuda_tq_mul_mat_vec_shared_src1(ggml_backend_cuda_context & ctx, const 
         }
         add_segment(segs, node->src[0], node);
     }
-    tq_mul_mat_vec_run(ctx, first->src[0]->type, segs, (int) (first->src[0]->ne[0] / QK_K), first->src[0]->nb[1],
-                       nullptr, tq_mmv::GLU_NONE, src1);
     return n;
+}
+
+// nodes i, i+1 = RMS_NORM(x), MUL(that, w) with w one row of K floats (either operand order), x rows of K
+// floats, 16-byte aligned (the fused quantizer's float4 loads).
+static bool tq_match_rms_norm(const ggml_cgraph * cgraph, const int i, tq_rms_norm & norm) {
+    if (i + 2 >= cgraph->n_nodes) {
+        return false;
+    }
+    const ggml_tensor * rms = cgraph->nodes[i];
+    const ggml_tensor * mul = cgraph->nodes[i + 1];
+    if (rms->op != GGML_OP_RMS_NORM || mul->op != GGML_OP_MUL) {
+        return false;
+    }
+    const ggml_tensor * w = mul->src[0] == rms ? mul->src[1] : mul->src[1] == rms ? mul->src[0] : nullptr;
+    const ggml_tensor * x = rms->src[0];
+    if (w == nullptr || x->type != GGML_TYPE_F32 || w->type != GGML_TYPE_F32 || rms->type != GGML_TYPE_F32 ||
+            mul->type != GGML_TYPE_F32 || !ggml_are_same_shape(mul, rms) || !ggml_are_same_shape(rms, x) ||
+            x->ne[2] != 1 || x->ne[3] != 1 || x->nb[0] != sizeof(float) || x->nb[1] % 16 != 0 ||
+            (uintptr_t) x->data % 16 != 0 || x->ne[0] % QK_K != 0 || !ggml_is_contiguous(w) ||
+            w->ne[0] != x->ne[0] || ggml_nelements(w) != x->ne[0] || (uintptr_t) w->data % 16 != 0) {
+        return false;
+    }
+    norm.x   = x;
+    norm.w   = w;
+    norm.eps = ggml_get_op_params_f32(rms, 0);
+    return true;
+}
+
+// RMS_NORM, MUL (norm weight), then the mat-vecs it feeds: Q/K/V (2-3 MUL_MAT) or gate/up + GLU. Returns the
+// nodes run (0: none).
+static int tq_rms_norm_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, const int i) {
+    tq_rms_norm norm;
+    if (!rms_norm_enabled() || !tq_match_rms_norm(cgraph, i, norm)) {
+        return 0;
+    }
+    const ggml_tensor * mul = cgraph->nodes[i + 1];
+    tq_mmv::mv_segments segs;
+    const int n = shared_src1_enabled() && cgraph->nodes[i + 2]->src[1] == mul ? tq_shared_src1_segments(cgraph, i + 2, segs) : 0;
+    if (n > 0) {
+        ggml_op ops[2 + tq_mmv::MAX_SEGS] = {GGML_OP_RMS_NORM, GGML_OP_MUL};
+        int outputs[tq_mmv::MAX_SEGS];
+        for (int k = 0; k < n; ++k) {
+            ops[2 + k] = GGML_OP_MUL_MAT;
+            outputs[k] = i + 2 + k;
+        }
+        if (!ggml_can_fuse_subgraph(cgraph, i, 2 + n, ops, outputs, n)) {
+            return 0;
+        }
+        const ggml_tensor * w0 = cgraph->nodes[i + 2]->src[0];
+        tq_mul_mat_vec_run(ctx, w0->type, segs, (int) (w0->ne[0] / QK_K), w0->nb[1], nullptr, tq_mmv::GLU_NONE, mul, norm);
+        return 2 + n;
+    }
+    // gate/up + GLU: nodes i+2, i+3 are the two MUL_MAT (either order), i+4 the GLU of both
+    if (i + 4 >= cgraph->n_nodes || cgraph->nodes[i + 4]->op != GGML_OP_GLU) {
+        return 0;
+    }
+    ggml_tensor * glu_node = cgraph->nodes[i + 4];
+    const ggml_tensor * gate_node = glu_node->src[0];
+    const ggml_tensor * up_node   = glu_node->src[1];
+    const bool ordered = (gate_node == cgraph->nodes[i + 2] && up_node == cgraph->nodes[i + 3]) ||
+                         (gate_node == cgraph->nodes[i + 3] && up_node == cgraph->nodes[i + 2]);
+    if (!ordered || gate_node->op != GGML_OP_MUL_MAT || gate_node->src[1] != mul || up_node->src[1] != mul ||
+            gate_node->src[2] != nullptr || up_node->src[2] != nullptr) {
+        return 0;
+    }
+    const int glu = tq_glu_pair(up_node, gate_node->src[0], glu_node);
+    const ggml_op ops[5] = {GGML_OP_RMS_NORM, GGML_OP_MUL, GGML_OP_MUL_MAT, GGML_OP_MUL_MAT, GGML_OP_GLU};
+    const int outputs[1] = {i + 4};
+    if (glu < 0 || !ggml_can_fuse_subgraph(cgraph, i, 5, ops, outputs, 1)) {
+        return 0;
+    }
+    tq_glu_pair_run(ctx, up_node, gate_node->src[0], glu_node, glu, norm);
+    return 5;
+}
+
+int ggml_cuda_tq_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, const int i) {
+    const ggml_tensor * node = cgraph->nodes[i];
+    if (node->op == GGML_OP_RMS_NORM) {
+        return tq_rms_norm_mul_mat_vec(ctx, cgraph, i);
+    }
+    if (node->op != GGML_OP_MUL_MAT || !shared_src1_enabled()) {
+        return 0;
+    }
+    tq_mmv::mv_segments segs;
+    const int n = tq_shared_src1_segments(cgraph, i, segs);
+    if (n > 0) {
+        const ggml_tensor * w0 = node->src[0];
+        tq_mul_mat_vec_run(ctx, w0->type, segs, (int) (w0->ne[0] / QK_K), w0->nb[1], nullptr, tq_mmv::GLU_NONE, node->src[1]);
+    }
+    return n;
+}
+
+static bool consumed_by_glu(const ggml_cgraph * cgraph, const int from, const int to, const ggml_tensor * t) {
+    for (int k = from; k < to && k < cgraph->n_nodes; ++k) {
+        const ggml_tensor * n = cgraph->nodes[k];
+        if (n->op == GGML_OP_GLU && (n->src[0] == t || n->src[1] == t)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 void ggml_cuda_tq_graph_optimize(ggml_cgraph * cgraph) {

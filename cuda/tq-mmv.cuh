@@ -16,12 +16,15 @@ bool ggml_cuda_tq_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_tensor
 bool ggml_cuda_tq_mul_mat_vec_glu(ggml_backend_cuda_context & ctx, const ggml_tensor * up_node, const ggml_tensor * gate,
                                   ggml_tensor * glu_node);
 
-// Mat-vecs of one input in one launch (the Q/K/V projections of a Llama layer): nodes i, i+1, .. (at most
-// 3) that are MUL_MAT of TQ weights of one type and layout on the same src1. Returns how many nodes it ran
-// (0: none; 2-3 where it applies; a gate/up pair followed by its GLU is left to the function above).
-int ggml_cuda_tq_mul_mat_vec_shared_src1(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, int i);
+// ggml-cuda's fusion pass, at node i (returns how many nodes it ran, 0: none; a gate/up pair followed by its
+// GLU alone is left to the function above):
+//   * mat-vecs of one input in one launch (a Llama layer's Q/K/V projections): nodes i, i+1, .. (2 or 3)
+//     that are MUL_MAT of TQ weights of one type and layout on the same src1;
+//   * RMS_NORM and MUL by the norm weight in front of those, or of a gate/up + GLU pair: the norm runs
+//     inside the activation quantization (its output, read by nothing else, is never written).
+int ggml_cuda_tq_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, int i);
 
 // Backend graph_optimize step (before ggml-alloc places the tensors): moves the later two of three TQ
 // mat-vecs of one input (Q, K, V; in ggml's order each is followed by its own rope/reshape nodes) right
-// after the first, so that ggml_cuda_tq_mul_mat_vec_shared_src1 finds them adjacent.
+// after the first, so that ggml_cuda_tq_try_fuse finds them adjacent.
 void ggml_cuda_tq_graph_optimize(ggml_cgraph * cgraph);

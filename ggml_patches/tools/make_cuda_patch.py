@@ -166,12 +166,12 @@ before(gc, "            if (ggml_cuda_should_fuse_mul_mat_vec_f(up)) {\n",
        "                break;\n"
        "            }\n\n")
 
-# ...and the mat-vecs of one input (Q/K/V) in one launch: made adjacent in graph_optimize (before
-# allocation), run together in the fusion pass
+# ...and the mat-vecs of one input (Q/K/V) in one launch, with the RMS norm in front of them or of a
+# gate/up pair: made adjacent in graph_optimize (before allocation), run together in the fusion pass
 after(gc, "static int ggml_cuda_try_fuse(ggml_backend_cuda_context * cuda_ctx, ggml_cgraph * cgraph, int i) {\n"
           "\n    static bool disable_fusion = getenv(\"GGML_CUDA_DISABLE_FUSION\") != nullptr && std::atoi(getenv(\"GGML_CUDA_DISABLE_FUSION\"));\n"
           "    if (disable_fusion) {\n        return 0;\n    }\n",
-      "\n    if (const int n_tq = ggml_cuda_tq_mul_mat_vec_shared_src1(*cuda_ctx, cgraph, i)) { // tq_gguf\n"
+      "\n    if (const int n_tq = ggml_cuda_tq_try_fuse(*cuda_ctx, cgraph, i)) { // tq_gguf\n"
       "        return n_tq - 1;\n    }\n")
 after(gc, "static void ggml_backend_cuda_graph_optimize(ggml_backend_t backend, ggml_cgraph * cgraph, ggml_backend_graph_optimize_params * params) {\n"
           "    ggml_backend_cuda_context * cuda_ctx = (ggml_backend_cuda_context *) backend->context;\n",
