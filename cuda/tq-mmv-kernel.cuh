@@ -782,14 +782,25 @@ static void launch_nw(const mv_args & a) {
     }
 }
 
-// The launch shape by measurement (H200, bench/results/gpu-h200-2026-11-22-r2.md, harness variants):
+static inline int total_tiles(const mv_args & a) {
+    const mv_segment & last = a.segs.s[a.segs.n - 1];
+    return last.tile0 + (last.nrows + ROWS - 1) / ROWS;
+}
+
+// The launch shape by measurement (harness variants; H200 bench/results/gpu-h200-2026-11-22-r2.md, H100
+// gpu-h100-2026-11-22-s3 and -s4, n = 1 and 8):
 //   * long rows want more warps along K (8192 x 28672: NW8S2 33 us vs NW4S2 40 us for TQ2_0);
 //     4..7 chunks per row want a third stage when a tile has several chunks per warp;
 //   * short_chunks: rows of at most 16 blocks in chunks of 4, one warp per chunk (measured: only
-//     14336 x 4096 gains, 11.3 -> 9.9 us; the others within +-5%).
+//     14336 x 4096 gains, 11.3 -> 9.9 us; the others within +-5%); not for TQ1_0 with 16 blocks and
+//     many rows (14336 x 4096: chunks of 8 11.3-12.3 us vs 13.2-13.4);
+//   * 16..31 blocks not a multiple of 8 (2048 x 5632): chunks of 4, NW4S4 (7.1-7.7 vs 9.8-10.0 us);
+//   * TQ1_0 from 32 blocks: chunks of 4, NW8S3: the base-3 decode wants more warps (4096 x 14336
+//     10.6 vs 13.5 us, 8192 x 28672 36.0 vs 43.3, 3072 x 8192 6.5-7.2 vs 8.4; 28672 x 8192 35.8 vs 35.0);
+//   * TQ2_0 with 6..7 chunks of 8 (4096 x 14336): chunks of 4, NW8S2 (11.4-11.5 vs 13.5-14.0 us).
 template <int type, bool short_chunks>
 static void launch_default(const mv_args & a) {
-    if (short_chunks && a.nb <= 16) {
+    if (short_chunks && a.nb <= 16 && !(type == TQ1 && a.nb == 16 && total_tiles(a) >= 512)) {
         switch ((a.nb + 3) / 4) {
             case 4:  launch_nw<type, 4, 2, 4>(a); return;
             case 3:  launch_nw<type, 3, 3, 4>(a); return;
@@ -798,6 +809,18 @@ static void launch_default(const mv_args & a) {
         }
     }
     const int nchunks = (a.nb + 7) / 8;
+    if (short_chunks && a.nb >= 16 && a.nb < 32 && a.nb % 8 != 0) {
+        launch_nw<type, 4, 4, 4>(a);
+        return;
+    }
+    if (short_chunks && type == TQ1 && a.nb >= 32) {
+        launch_nw<type, 8, 3, 4>(a);
+        return;
+    }
+    if (short_chunks && type == TQ2 && (nchunks == 6 || nchunks == 7)) {
+        launch_nw<type, 8, 2, 4>(a);
+        return;
+    }
     if (nchunks >= 8) {
         if (type == TQ2) {
             launch_nw<type, 8, 2>(a);
