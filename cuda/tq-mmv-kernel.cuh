@@ -795,8 +795,9 @@ static inline int total_tiles(const mv_args & a) {
 //     14336 x 4096 gains, 11.3 -> 9.9 us; the others within +-5%); not for TQ1_0 with 16 blocks and
 //     many rows (14336 x 4096: chunks of 8 11.3-12.3 us vs 13.2-13.4);
 //   * 16..31 blocks not a multiple of 8 (2048 x 5632): chunks of 4, NW4S4 (7.1-7.7 vs 9.8-10.0 us);
-//   * TQ1_0 from 32 blocks: chunks of 4, NW8S3: the base-3 decode wants more warps (4096 x 14336
-//     10.6 vs 13.5 us, 8192 x 28672 36.0 vs 43.3, 3072 x 8192 6.5-7.2 vs 8.4; 28672 x 8192 35.8 vs 35.0);
+//   * TQ1_0 from 48 blocks, or 32 with fewer than 1024 tiles: chunks of 4, NW8S3: the base-3 decode wants
+//     more warps (4096 x 14336 10.6 vs 13.5 us, 8192 x 28672 36.0 vs 43.3, 3072 x 8192 6.5-7.2 vs 8.4; but
+//     28672 x 8192 35.8 vs 35.0 in the harness and 34.3 vs 31.9 in test-backend-ops perf);
 //   * TQ2_0 with 6..7 chunks of 8 (4096 x 14336): chunks of 4, NW8S2 (11.4-11.5 vs 13.5-14.0 us).
 template <int type, bool short_chunks>
 static void launch_default(const mv_args & a) {
@@ -813,7 +814,7 @@ static void launch_default(const mv_args & a) {
         launch_nw<type, 4, 4, 4>(a);
         return;
     }
-    if (short_chunks && type == TQ1 && a.nb >= 32) {
+    if (short_chunks && type == TQ1 && (a.nb >= 48 || (a.nb >= 32 && total_tiles(a) < 1024))) {
         launch_nw<type, 8, 3, 4>(a);
         return;
     }
