@@ -803,9 +803,18 @@ static inline int total_tiles(const mv_args & a) {
 //     more warps (4096 x 14336 10.6 vs 13.5 us, 8192 x 28672 36.0 vs 43.3, 3072 x 8192 6.5-7.2 vs 8.4; but
 //     28672 x 8192 35.8 vs 35.0 in the harness and 34.3 vs 31.9 in test-backend-ops perf);
 //   * TQ2_0 with 6..7 chunks of 8 (4096 x 14336): chunks of 4, NW8S2 (11.4-11.5 vs 13.5-14.0 us).
-template <int type, bool short_chunks>
+// TQ_GGUF_CUDA_MMV_RULES=0 leaves out the rules measured in session 4 (TQ1_0 with 16 blocks and many rows,
+// and the last three bullets), for A/B runs.
+static inline bool launch_rules_s4() {
+    static const bool on = [] { const char * e = getenv("TQ_GGUF_CUDA_MMV_RULES"); return e == nullptr || atoi(e) != 0; }();
+    return on;
+}
+
+template <int type, bool short_chunks_arg>
 static void launch_default(const mv_args & a) {
-    if (short_chunks && a.nb <= 16 && !(type == TQ1 && a.nb == 16 && total_tiles(a) >= 512)) {
+    const bool short_chunks = short_chunks_arg;                       // chunks of 4 for short rows
+    const bool tuned        = short_chunks_arg && launch_rules_s4(); // the session-4 rules below
+    if (short_chunks && a.nb <= 16 && !(tuned && type == TQ1 && a.nb == 16 && total_tiles(a) >= 512)) {
         switch ((a.nb + 3) / 4) {
             case 4:  launch_nw<type, 4, 2, 4>(a); return;
             case 3:  launch_nw<type, 3, 3, 4>(a); return;
@@ -814,15 +823,15 @@ static void launch_default(const mv_args & a) {
         }
     }
     const int nchunks = (a.nb + 7) / 8;
-    if (short_chunks && a.nb >= 16 && a.nb < 32 && a.nb % 8 != 0) {
+    if (tuned && a.nb >= 16 && a.nb < 32 && a.nb % 8 != 0) {
         launch_nw<type, 4, 4, 4>(a);
         return;
     }
-    if (short_chunks && type == TQ1 && (a.nb >= 48 || (a.nb >= 32 && total_tiles(a) < 1024))) {
+    if (tuned && type == TQ1 && (a.nb >= 48 || (a.nb >= 32 && total_tiles(a) < 1024))) {
         launch_nw<type, 8, 3, 4>(a);
         return;
     }
-    if (short_chunks && type == TQ2 && (nchunks == 6 || nchunks == 7)) {
+    if (tuned && type == TQ2 && (nchunks == 6 || nchunks == 7)) {
         launch_nw<type, 8, 2, 4>(a);
         return;
     }
