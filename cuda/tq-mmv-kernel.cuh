@@ -720,7 +720,7 @@ static void launch(void (*kernel)(KArgs...), const dim3 grid, const dim3 block, 
 
 // One mat-vec call: the operands and what the launch may do.
 struct mv_args {
-    mv_segments segs; // the matrices and outputs (make_segments)
+    mv_segments segs; // the matrices and outputs (add_segment)
     const float * y; int * yq; float2 * ym;
     int nb; int64_t row_bytes; int ncols; int64_t stride_col_y;
     cudaStream_t stream;
@@ -731,6 +731,11 @@ struct mv_args {
     const float * norm_w = nullptr; // not null: y is the input of rms_norm(y, norm_eps)*norm_w (fused)
     float norm_eps = 0.0f;
 };
+
+static inline int total_tiles(const mv_args & a) {
+    const mv_segment & last = a.segs.s[a.segs.n - 1];
+    return last.tile0 + (last.nrows + ROWS - 1) / ROWS;
+}
 
 // Quantize (unless a.quantize is false) and launch; false, launching nothing, where this is the bulk-copy
 // instantiation and the device or the loaded code has no bulk copies.
@@ -756,8 +761,7 @@ static bool launch_k(const mv_args & a) {
         launch(quantize, dim3(a.nb, MAX_COLS, 1), dim3(32, 1, 1), 0, a.stream, qi.pdl,
                a.y, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y);
     }
-    const mv_segment & last = a.segs.s[a.segs.n - 1];
-    const int ntiles = last.tile0 + (last.nrows + ROWS - 1) / ROWS;
+    const int ntiles = total_tiles(a);
     const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
     launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
            a.segs, ntiles, (const int *) a.yq, (const float2 *) a.ym, a.nb, a.row_bytes, a.ncols, a.x_up, a.glu);
@@ -786,11 +790,6 @@ static void launch_nw(const mv_args & a) {
     }
 }
 
-static inline int total_tiles(const mv_args & a) {
-    const mv_segment & last = a.segs.s[a.segs.n - 1];
-    return last.tile0 + (last.nrows + ROWS - 1) / ROWS;
-}
-
 // The launch shape by measurement (harness variants; H200 bench/results/gpu-h200-2026-11-22-r2.md, H100
 // gpu-h100-2026-11-22-s3 and -s4, n = 1 and 8):
 //   * long rows want more warps along K (8192 x 28672: NW8S2 33 us vs NW4S2 40 us for TQ2_0);
@@ -810,10 +809,9 @@ static inline bool launch_rules_s4() {
     return on;
 }
 
-template <int type, bool short_chunks_arg>
+template <int type, bool short_chunks>
 static void launch_default(const mv_args & a) {
-    const bool short_chunks = short_chunks_arg;                       // chunks of 4 for short rows
-    const bool tuned        = short_chunks_arg && launch_rules_s4(); // the session-4 rules below
+    const bool tuned = short_chunks && launch_rules_s4(); // the session-4 rules below
     if (short_chunks && a.nb <= 16 && !(tuned && type == TQ1 && a.nb == 16 && total_tiles(a) >= 512)) {
         switch ((a.nb + 3) / 4) {
             case 4:  launch_nw<type, 4, 2, 4>(a); return;
@@ -853,7 +851,7 @@ static void launch_default(const mv_args & a) {
 }
 
 // Quantize y (ncols <= 8 columns of nb*256 floats, column stride stride_col_y) into yq (ncols*nb*256
-// bytes) and ym (nb*8 float2), then the mat-vec of every matrix of segs (make_segments). Caller checks
+// bytes) and ym (nb*8 float2), then the mat-vec of every matrix of segs (add_segment). Caller checks
 // supported() for each. x_up (not null, one segment): gate/up pair with x_up of the segment's layout,
 // dst = glu(x y, x_up y) elementwise (one quantization, one launch). norm_w (not null): the activations
 // are rms_norm(y, norm_eps)*norm_w (norm_w: nb*256 floats), computed inside the quantization.

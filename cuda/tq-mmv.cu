@@ -48,12 +48,13 @@ struct tq_rms_norm {
 };
 
 // Quantizes src1 (or rms_norm(norm.x)*norm.w where norm.x is set) once and runs one launch over every
-// matrix of segs (all of type `type`, K = nb blocks, rows row_bytes apart); x_up: the GLU partner of the
-// one segment (see tq_mmv::mul_mat_vec_segments).
-static void tq_mul_mat_vec_run(ggml_backend_cuda_context & ctx, const ggml_type type, const tq_mmv::mv_segments & segs,
-                               const int nb, const int64_t row_bytes, const char * x_up, const int glu,
-                               const ggml_tensor * src1, const tq_rms_norm & norm = {}) {
-    const int ncols = (int) src1->ne[1];
+// matrix of segs, all of the type, K and row layout of `weights` (one of them); x_up: the GLU partner of
+// the one segment (see tq_mmv::mul_mat_vec_segments).
+static void tq_mul_mat_vec_run(ggml_backend_cuda_context & ctx, const ggml_tensor * weights, const tq_mmv::mv_segments & segs,
+                               const char * x_up, const int glu, const ggml_tensor * src1, const tq_rms_norm & norm = {}) {
+    const int     nb        = (int) (weights->ne[0] / QK_K);
+    const int64_t row_bytes = weights->nb[1];
+    const int     ncols     = (int) src1->ne[1];
     cudaStream_t stream = ctx.stream();
 
     // int8 activations (ncols*K bytes, in the kernel's permuted order) and (d, d*sum) per block/column
@@ -64,7 +65,7 @@ static void tq_mul_mat_vec_run(ggml_backend_cuda_context & ctx, const ggml_type 
     const float * y  = (const float *) y_src->data;
     const int64_t sy = y_src->nb[1] / sizeof(float);
     const float * w  = norm.x ? (const float *) norm.w->data : nullptr;
-    if (type == GGML_TYPE_TQ2_0) {
+    if (weights->type == GGML_TYPE_TQ2_0) {
         tq_mmv::mul_mat_vec_segments<tq_mmv::TQ2>(segs, y, yq.get(), ym.get(), nb, row_bytes, ncols, sy, stream, 0, x_up, glu, w, norm.eps);
     } else {
         tq_mmv::mul_mat_vec_segments<tq_mmv::TQ1>(segs, y, yq.get(), ym.get(), nb, row_bytes, ncols, sy, stream, 0, x_up, glu, w, norm.eps);
@@ -83,7 +84,7 @@ bool ggml_cuda_tq_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_tensor
     }
     tq_mmv::mv_segments segs = {};
     add_segment(segs, src0, dst);
-    tq_mul_mat_vec_run(ctx, src0->type, segs, (int) (src0->ne[0] / QK_K), src0->nb[1], nullptr, tq_mmv::GLU_NONE, src1);
+    tq_mul_mat_vec_run(ctx, src0, segs, nullptr, tq_mmv::GLU_NONE, src1);
     return true;
 }
 
@@ -113,8 +114,7 @@ static void tq_glu_pair_run(ggml_backend_cuda_context & ctx, const ggml_tensor *
     const ggml_tensor * up = up_node->src[0];
     tq_mmv::mv_segments segs = {};
     add_segment(segs, gate, glu_node);
-    tq_mul_mat_vec_run(ctx, up->type, segs, (int) (up->ne[0] / QK_K), up->nb[1], (const char *) up->data, glu,
-                       up_node->src[1], norm);
+    tq_mul_mat_vec_run(ctx, up, segs, (const char *) up->data, glu, up_node->src[1], norm);
 }
 
 bool ggml_cuda_tq_mul_mat_vec_glu(ggml_backend_cuda_context & ctx, const ggml_tensor * up_node, const ggml_tensor * gate,
@@ -165,6 +165,12 @@ static bool shares_src1(const ggml_tensor * a, const ggml_tensor * b) {
            a->src[1]->ne[1] <= tq_mmv::MAX_COLS;
 }
 
+static bool data_overlaps(const ggml_tensor * a, const ggml_tensor * b) {
+    const char * a0 = (const char *) a->data;
+    const char * b0 = (const char *) b->data;
+    return a0 < b0 + ggml_nbytes(b) && b0 < a0 + ggml_nbytes(a);
+}
+
 // The mat-vecs of one input at nodes i.. (2 or 3, not a gate/up pair followed by its GLU, which the pair
 // takes) as segments of one launch; returns how many (0: none).
 static int tq_shared_src1_segments(const ggml_cgraph * cgraph, const int i, tq_mmv::mv_segments & segs) {
@@ -187,16 +193,11 @@ static int tq_shared_src1_segments(const ggml_cgraph * cgraph, const int i, tq_m
             return 0;
         }
         // every output is written while src1 and the other outputs are still needed: no overlaps
-        const char * d0 = (const char *) node->data;
-        const char * d1 = d0 + ggml_nbytes(node);
-        const char * y0 = (const char *) src1->data;
-        if (d0 < y0 + ggml_nbytes(src1) && y0 < d1) {
+        if (data_overlaps(node, src1)) {
             return 0;
         }
         for (int l = 0; l < k; ++l) {
-            const ggml_tensor * other = cgraph->nodes[i + l];
-            const char * o0 = (const char *) other->data;
-            if (d0 < o0 + ggml_nbytes(other) && o0 < d1) {
+            if (data_overlaps(node, cgraph->nodes[i + l])) {
                 return 0;
             }
         }
@@ -251,8 +252,7 @@ static int tq_rms_norm_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_c
         if (!ggml_can_fuse_subgraph(cgraph, i, 2 + n, ops, outputs, n)) {
             return 0;
         }
-        const ggml_tensor * w0 = cgraph->nodes[i + 2]->src[0];
-        tq_mul_mat_vec_run(ctx, w0->type, segs, (int) (w0->ne[0] / QK_K), w0->nb[1], nullptr, tq_mmv::GLU_NONE, mul, norm);
+        tq_mul_mat_vec_run(ctx, cgraph->nodes[i + 2]->src[0], segs, nullptr, tq_mmv::GLU_NONE, mul, norm);
         return 2 + n;
     }
     // gate/up + GLU: nodes i+2, i+3 are the two MUL_MAT (either order), i+4 the GLU of both
@@ -289,8 +289,7 @@ int ggml_cuda_tq_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgraph * c
     tq_mmv::mv_segments segs;
     const int n = tq_shared_src1_segments(cgraph, i, segs);
     if (n > 0) {
-        const ggml_tensor * w0 = node->src[0];
-        tq_mul_mat_vec_run(ctx, w0->type, segs, (int) (w0->ne[0] / QK_K), w0->nb[1], nullptr, tq_mmv::GLU_NONE, node->src[1]);
+        tq_mul_mat_vec_run(ctx, node->src[0], segs, nullptr, tq_mmv::GLU_NONE, node->src[1]);
     }
     return n;
 }
