@@ -389,7 +389,7 @@ static int tq_rms_norm_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_c
         return 0;
     }
     if (const int n_down = tq_glu_pair_down(ctx, cgraph, i + 2, up_node, gate_node->src[0], glu_node, glu, norm)) {
-        return 3 + n_down;
+        return 2 + n_down; // RMS_NORM, MUL, then the pair's nodes on
     }
     tq_glu_pair_run(ctx, up_node, gate_node->src[0], glu_node, glu, norm);
     return 5;
