@@ -299,95 +299,42 @@ int main(int argc, char ** argv) {
             }
         }
     }
-    // FFN block (3B- and 8B-class): gate/up + SwiGLU, then down + residual. Chained: the pair's launch
-    // quantizes the GLU output for the down mat-vec (mv_next_quant), whose sum is written over the residual
-    // in place. Separate: pair, quantize kernel, down mat-vec adding the residual into another buffer. Both
-    // must give bit-identical GLU and block outputs (same values quantized by the same code).
-    std::vector<std::string> ffn_table;
-    if (!only_m) {
-        for (int type : {TQ2, TQ1}) {
-            if (only_type >= 0 && type != only_type) continue;
-            const int bs = type == TQ2 ? 66 : 54;
-            for (const int2 ef : {make_int2(3072, 8192), make_int2(4096, 14336)}) {
-                const int e = ef.x, f = ef.y, nbe = e/256, nbf = f/256;
-                const int64_t rbe = (int64_t) nbe*bs, rbf = (int64_t) nbf*bs;
-                auto weights = [&](size_t bytes) {
-                    std::vector<uint8_t> hw(bytes);
-                    for (auto & v : hw) v = (uint8_t) (rng() % 243);
-                    for (size_t r = bs - 2; r < bytes; r += bs) { const uint16_t h = 0x2000; memcpy(hw.data() + r, &h, 2); }
-                    char * d; CK(cudaMalloc(&d, bytes)); CK(cudaMemcpy(d, hw.data(), bytes, cudaMemcpyHostToDevice));
-                    return d;
-                };
-                char * wg = weights((size_t) rbe*f), * wu = weights((size_t) rbe*f), * wd = weights((size_t) rbf*e);
-                std::vector<float> hx((size_t) e*8), hr((size_t) e*8);
-                std::normal_distribution<float> nd(0.f, 1.f);
-                for (auto & v : hx) v = nd(rng);
-                for (auto & v : hr) v = nd(rng);
-                float *dx, *dr, *dh, *dh_ref, *dout, *dout_ref;
-                CK(cudaMalloc(&dx, hx.size()*4)); CK(cudaMemcpy(dx, hx.data(), hx.size()*4, cudaMemcpyHostToDevice));
-                CK(cudaMalloc(&dr, hr.size()*4)); CK(cudaMemcpy(dr, hr.data(), hr.size()*4, cudaMemcpyHostToDevice));
-                CK(cudaMalloc(&dh, (size_t) f*8*4)); CK(cudaMalloc(&dh_ref, (size_t) f*8*4));
-                CK(cudaMalloc(&dout, (size_t) e*8*4)); CK(cudaMalloc(&dout_ref, (size_t) e*8*4));
-                int *yq1, *yq2, *done; float2 *ym1, *ym2;
-                CK(cudaMalloc(&yq1, (size_t) e*8)); CK(cudaMalloc(&ym1, (size_t) nbe*8*sizeof(float2)));
-                CK(cudaMalloc(&yq2, (size_t) f*8)); CK(cudaMalloc(&ym2, (size_t) nbf*8*sizeof(float2)));
-                CK(cudaMalloc(&done, (size_t) nbf*4));
-                CK(cudaMemset(done, 0x7F, (size_t) nbf*4)); // the pair's quantizer must zero it
-                for (int n : {1, 4}) {
-                    auto pair = [&](float * h, const mv_next_quant & next) {
-                        mv_options o; o.x_up = wu; o.glu = GLU_SWIGLU; o.next = next;
-                        if (type == TQ2) mul_mat_vec<TQ2>(wg, dx, yq1, ym1, h, nbe, rbe, f, n, e, f, st, o);
-                        else             mul_mat_vec<TQ1>(wg, dx, yq1, ym1, h, nbe, rbe, f, n, e, f, st, o);
-                    };
-                    auto down = [&](const float * h, float * out, const float * res, const bool quantize) {
-                        mv_segments segs = {};
-                        add_segment(segs, wd, out, e, e, res, e);
-                        mv_options o; o.quantize = quantize;
-                        if (type == TQ2) mul_mat_vec_segments<TQ2>(segs, h, yq2, ym2, nbf, rbf, n, f, st, o);
-                        else             mul_mat_vec_segments<TQ1>(segs, h, yq2, ym2, nbf, rbf, n, f, st, o);
-                    };
-                    auto separate = [&]() { pair(dh_ref, {}); down(dh_ref, dout_ref, dr, true); };
-                    auto chained  = [&]() {
-                        mv_next_quant next; next.yq = yq2; next.ym = ym2; next.done = done;
-                        pair(dh, next); down(dh, dout, dout, false);
-                    };
-                    separate();
-                    CK(cudaMemcpyAsync(dout, dr, (size_t) e*8*4, cudaMemcpyDeviceToDevice, st));
-                    CK(cudaMemsetAsync(yq2, 0, (size_t) f*8, st));
-                    chained();
-                    CK(cudaStreamSynchronize(st)); CK(cudaGetLastError());
-                    std::vector<float> a((size_t) f*n), b((size_t) f*n), c((size_t) e*n), d((size_t) e*n);
-                    CK(cudaMemcpy(a.data(), dh, a.size()*4, cudaMemcpyDeviceToHost));
-                    CK(cudaMemcpy(b.data(), dh_ref, b.size()*4, cudaMemcpyDeviceToHost));
-                    CK(cudaMemcpy(c.data(), dout, c.size()*4, cudaMemcpyDeviceToHost));
-                    CK(cudaMemcpy(d.data(), dout_ref, d.size()*4, cudaMemcpyDeviceToHost));
-                    const bool same = memcmp(a.data(), b.data(), a.size()*4) == 0 && memcmp(c.data(), d.data(), c.size()*4) == 0;
-                    double sr = 0; // the residual must be in the sum: |out - r| is the product, not 0 or r
-                    for (size_t k = 0; k < c.size(); ++k) sr += std::fabs(c[k] - hr[k]);
-                    const bool ok = same && sr > 0 && std::isfinite(sr);
-                    printf("check %s FFN %dx%d n=%d chained (GLU quantized for down, residual in place) vs separate: %s\n",
-                           type == TQ2 ? "TQ2_0" : "TQ1_0", e, f, n, ok ? "identical" : "DIFFER");
-                    fails += !ok;
-                    float us[2];
-                    for (int k = 0; k < 2; ++k) {
-                        for (int i = 0; i < 3; ++i) { if (k) chained(); else separate(); }
-                        CK(cudaEventRecord(e0, st));
-                        for (int i = 0; i < reps; ++i) { if (k) chained(); else separate(); }
-                        CK(cudaEventRecord(e1, st)); CK(cudaEventSynchronize(e1));
-                        float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
-                        us[k] = ms*1e3f/reps;
-                    }
-                    char buf[200];
-                    snprintf(buf, sizeof buf, "| %s | %d x %d | %d | %.2f | %.2f | %.2fx |", type == TQ2 ? "TQ2_0" : "TQ1_0",
-                             e, f, n, us[0], us[1], us[0]/us[1]);
-                    ffn_table.push_back(buf);
-                }
-                for (void * ptr : {(void *) wg, (void *) wu, (void *) wd, (void *) dx, (void *) dr, (void *) dh, (void *) dh_ref,
-                                   (void *) dout, (void *) dout_ref, (void *) yq1, (void *) yq2, (void *) ym1, (void *) ym2, (void *) done}) {
-                    CK(cudaFree(ptr));
-                }
-            }
+    // Residual ADD in the epilogue (ggml's MUL_MAT + ADD): writing x*y + r over r in place must give
+    // exactly the float sum of the plain product and r.
+    for (int type : {TQ2, TQ1}) {
+        if (only_m || (only_type >= 0 && type != only_type)) continue;
+        const int bs = type == TQ2 ? 66 : 54, m = 1000, k = 4096, nb = k/256;
+        const int64_t rb = (int64_t) nb*bs;
+        std::vector<uint8_t> hw((size_t) rb*m);
+        for (auto & v : hw) v = (uint8_t) (rng() % 243);
+        for (size_t r = bs - 2; r < hw.size(); r += bs) { const uint16_t h = 0x2000; memcpy(hw.data() + r, &h, 2); }
+        std::vector<float> hy((size_t) k*8), hr((size_t) m*8);
+        std::normal_distribution<float> nd(0.f, 1.f);
+        for (auto & v : hy) v = nd(rng);
+        for (auto & v : hr) v = nd(rng);
+        char * dw; float *dy, *dp, *ds; int * yq; float2 * ym;
+        CK(cudaMalloc(&dw, hw.size())); CK(cudaMemcpy(dw, hw.data(), hw.size(), cudaMemcpyHostToDevice));
+        CK(cudaMalloc(&dy, hy.size()*4)); CK(cudaMemcpy(dy, hy.data(), hy.size()*4, cudaMemcpyHostToDevice));
+        CK(cudaMalloc(&dp, hr.size()*4)); CK(cudaMalloc(&ds, hr.size()*4));
+        CK(cudaMalloc(&yq, (size_t) k*8)); CK(cudaMalloc(&ym, (size_t) nb*8*sizeof(float2)));
+        for (int n : {1, 5, 8}) {
+            CK(cudaMemcpy(ds, hr.data(), hr.size()*4, cudaMemcpyHostToDevice));
+            run_mv(type, dw, dy, yq, ym, dp, nb, rb, m, n, k, m, st);
+            mv_segments segs = {};
+            add_segment(segs, dw, ds, m, m, ds, m);
+            if (type == TQ2) mul_mat_vec_segments<TQ2>(segs, dy, yq, ym, nb, rb, n, k, st);
+            else             mul_mat_vec_segments<TQ1>(segs, dy, yq, ym, nb, rb, n, k, st);
+            CK(cudaStreamSynchronize(st)); CK(cudaGetLastError());
+            std::vector<float> p((size_t) m*n), sum((size_t) m*n);
+            CK(cudaMemcpy(p.data(), dp, p.size()*4, cudaMemcpyDeviceToHost));
+            CK(cudaMemcpy(sum.data(), ds, sum.size()*4, cudaMemcpyDeviceToHost));
+            size_t bad = 0;
+            for (size_t i = 0; i < p.size(); ++i) bad += sum[i] != p[i] + hr[i];
+            printf("check %s %dx%d n=%d residual add in place: %s\n", type == TQ2 ? "TQ2_0" : "TQ1_0", m, k, n,
+                   bad ? "DIFFER" : "exact");
+            fails += bad != 0;
         }
+        CK(cudaFree(dw)); CK(cudaFree(dy)); CK(cudaFree(dp)); CK(cudaFree(ds)); CK(cudaFree(yq)); CK(cudaFree(ym));
     }
     printf("\n| type | m x k | n | us (quant+mv) | weight GB/s | of copy | mv only | v1 | v2 | v3 | v4 | v5 | v6 | v7 | v8 | v9 | v10 | v11 | rel err |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (auto & l : table) printf("%s\n", l.c_str());
@@ -395,11 +342,6 @@ int main(int argc, char ** argv) {
         printf("\nQ/K/V of one input, us per call (stream-ordered back to back; each side quantizes):\n"
                "| type | rows x k | n | three launches | one launch | speedup |\n|---|---|---|---|---|---|\n");
         for (auto & l : qkv_table) printf("%s\n", l.c_str());
-    }
-    if (!ffn_table.empty()) {
-        printf("\nFFN block, us per call (pair, then down + residual; weights stay in L2 between calls):\n"
-               "| type | embd x ffn | n | separate (2 quantize + 2 mat-vec kernels) | chained (the pair quantizes for down) | speedup |\n|---|---|---|---|---|---|\n");
-        for (auto & l : ffn_table) printf("%s\n", l.c_str());
     }
     printf("fails: %d\n", fails);
     return fails ? 1 : 0;

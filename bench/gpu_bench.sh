@@ -17,10 +17,12 @@
 #   kernels-mmvq  TQ kernel perf cases with TQ_GGUF_CUDA_MMV=0 (mmvq path)
 #   kernels-mmq   TQ batches 16..512: MMQ only vs the default (dequantize + cuBLAS for large batches)
 #   kernels       test-backend-ops perf -o MUL_MAT for F16, Q4_0, Q2_0, TQ2_0, TQ1_0 (4096x14336, 70B shapes)
-#   models:CLS    synthetic F16 GGUF of class CLS (3b, 8b, 13b) + llama-quantize to Q4_0 Q2_0 TQ2_0 TQ1_0
+#   synth:CLS     the synthetic F16 GGUF of class CLS alone (no build needed: run it beside the build)
+#   models:CLS    synthetic F16 GGUF of class CLS (3b, 8b, 13b; unless synth made it) + llama-quantize to
+#                 Q4_0 Q2_0 TQ2_0 TQ1_0
 #   bench:CLS     llama-bench pp512/tg128 fa 0,1 and llama-batched-bench (1..64) for those models
-#   ab:CLS        tg128 A/B of the TQ types: default (A) vs with the environment $AB_ENV (B), in three
-#                 interleaved rounds with Q4_0/Q2_0 in each A round (the machines drift; FA=0 by default)
+#   ab:CLS        tg128 A/B of the TQ types: default (A) vs with the environment $AB_ENV (B; several B
+#                 sides separated by ';'), in three interleaved rounds with Q4_0/Q2_0 in each A round (the machines drift; FA=0 by default)
 #   timeline:CLS  where a generated token's time goes (nsys, or ncu without gaps): kernel time per token
 #                 by kernel, GPU idle time, for TQ2_0 and Q2_0 of class CLS (bench/gpu_timeline.py)
 #   logits        Llama(n_gpu_layers=-1) vs CPU logits on a small synthetic model in TQ2_0 and TQ1_0
@@ -127,9 +129,18 @@ for stage in "$@"; do
     "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT -p 'type_a=(f16|q4_0|q2_0|tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=('"${KN:-1|2|4|8|512}"'),k=(28672|8192),' \
         > "$OUT/kernels.log" 2>&1
     say "kernels rc=$?"; grep -E "MUL_MAT" "$OUT/kernels.log" | sed -E 's/ +/ /g' | cut -c1-200 | tee -a "$SUMMARY" ;;
+  synth:*)
+    # the F16 model alone (gguf-py from the pristine tarball): can run beside the build (gpu_call.sh -p)
+    c=${stage#synth:}
+    mkdir -p /tmp/synth-gguf && tar xzf .device/llama.cpp-pristine.tar.gz -C /tmp/synth-gguf llama.cpp/gguf-py
+    PYTHONPATH=/tmp/synth-gguf/llama.cpp/gguf-py python3 bench/make_synth_model.py "$c" "$M/$c-f16.gguf.part" > "$OUT/synth-$c.log" 2>&1 &&
+      mv "$M/$c-f16.gguf.part" "$M/$c-f16.gguf"
+    say "synth $c rc=$?" ;;
   models:*)
     c=${stage#models:}
-    PYTHONPATH=$B/upstream/llama.cpp/gguf-py python3 bench/make_synth_model.py "$c" "$M/$c-f16.gguf" > "$OUT/models-$c.log" 2>&1 || { say "model gen failed"; tail "$OUT/models-$c.log"; exit 1; }
+    if [ ! -f "$M/$c-f16.gguf" ]; then
+      PYTHONPATH=$B/upstream/llama.cpp/gguf-py python3 bench/make_synth_model.py "$c" "$M/$c-f16.gguf" > "$OUT/models-$c.log" 2>&1 || { say "model gen failed"; tail "$OUT/models-$c.log"; exit 1; }
+    fi
     for t in $TYPES; do
       "$BIN/llama-quantize" "$M/$c-f16.gguf" "$M/$c-$t.gguf" $t $(nproc) >> "$OUT/models-$c.log" 2>&1 || say "quantize $t failed"
     done
@@ -164,15 +175,20 @@ for t, r in rows.items():
 PY
     ;;
   ab:*)
+    # AB_ENV: one B side per ';'-separated group of assignments, each run in every round
     c=${stage#ab:}; AB_ENV=${AB_ENV:-TQ_GGUF_CUDA_MMV=0}
     : > "$OUT/ab-$c.log"
+    IFS=';' read -ra B_SIDES <<< "$AB_ENV"
     for r in 1 2 3; do
       echo "## ab=A round $r" >> "$OUT/ab-$c.log"
       "$BIN/llama-bench" -ngl 99 -p 0 -n 128 -r 3 -fa "${FA:-0}" -m "$M/$c-Q4_0.gguf" -m "$M/$c-Q2_0.gguf" \
           -m "$M/$c-TQ2_0.gguf" -m "$M/$c-TQ1_0.gguf" -o md >> "$OUT/ab-$c.log" 2>&1
-      echo "## ab=B($AB_ENV) round $r" >> "$OUT/ab-$c.log"
-      env $AB_ENV "$BIN/llama-bench" -ngl 99 -p 0 -n 128 -r 3 -fa "${FA:-0}" -m "$M/$c-TQ2_0.gguf" \
-          -m "$M/$c-TQ1_0.gguf" -o md >> "$OUT/ab-$c.log" 2>&1
+      for b_env in "${B_SIDES[@]}"; do
+        b_env=$(echo $b_env)
+        echo "## ab=B(${b_env// /,}) round $r" >> "$OUT/ab-$c.log"
+        env $b_env "$BIN/llama-bench" -ngl 99 -p 0 -n 128 -r 3 -fa "${FA:-0}" -m "$M/$c-TQ2_0.gguf" \
+            -m "$M/$c-TQ1_0.gguf" -o md >> "$OUT/ab-$c.log" 2>&1
+      done
     done
     python3 - "$OUT/ab-$c.log" <<'PY' | tee -a "$SUMMARY"
 import re, statistics, sys

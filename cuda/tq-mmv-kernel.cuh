@@ -113,8 +113,7 @@ static __device__ __forceinline__ void pdl_launch_dependents() {
 // One block of 256 activations (one warp): out[t*16 + i] = the int8x4 of group i of quad thread t (the
 // kernel's K order, see tq_mmv_elem); returns (d, d*sum(q)) to every lane. With wb (not null) the
 // activations are yb*scale*wb (ggml's rms_norm followed by its weight, see tq_mmv_quantize_rms_norm).
-// l2_only: read yb with ld.global.cg (values written by other CTAs of the running kernel, see mv_next_quant).
-template <int type, bool l2_only = false>
+template <int type>
 static __device__ __forceinline__ float2 quantize_block(const float * yb, int * out, const int lane,
                                                         const float * wb = nullptr, const float scale = 1.0f) {
     // lane owns output ints 2*lane and 2*lane + 1: 8 of the 256 values, so the block's amax is a warp
@@ -124,7 +123,7 @@ static __device__ __forceinline__ float2 quantize_block(const float * yb, int * 
     for (int h = 0; h < 2; ++h) {
         const int o = 2*lane + h;
         const int k = tq_mmv_elem<type>(o / 16, o % 16);
-        e[h] = l2_only ? __ldcg((const float4 *) (yb + k)) : *(const float4 *) (yb + k);
+        e[h] = *(const float4 *) (yb + k);
         if (wb != nullptr) {
             const float4 w = *(const float4 *) (wb + k);
             e[h] = make_float4(e[h].x*scale*w.x, e[h].y*scale*w.y, e[h].z*scale*w.z, e[h].w*scale*w.w);
@@ -153,25 +152,13 @@ static __device__ __forceinline__ float2 quantize_block(const float * yb, int * 
     return make_float2(d, d*(float) sum);
 }
 
-// The mat-vec after a quantizer may count finished tiles in `done` (mv_next_quant): the quantizer zeroes
-// those n_done counters (after its PDL wait: an earlier launch may still use the same memory).
-static __device__ __forceinline__ void zero_counters(int * done, const int n_done) {
-    if (done != nullptr && blockIdx.x == 0 && blockIdx.y == 0) {
-        for (int i = threadIdx.y*blockDim.x + threadIdx.x; i < n_done; i += blockDim.x*blockDim.y) {
-            done[i] = 0;
-        }
-    }
-}
-
 // y (f32, column stride stride_col) -> yq: [col][block][64 ints], ym: [block][MAX_COLS] (d, d*sum),
 // absent columns zero. grid (nb, MAX_COLS), 32 threads.
 template <int type>
 __global__ void __launch_bounds__(32) tq_mmv_quantize(
-        const float * y, int * yq, float2 * ym, const int nb, const int ncols, const int64_t stride_col,
-        int * done, const int n_done) {
+        const float * y, int * yq, float2 * ym, const int nb, const int ncols, const int64_t stride_col) {
     pdl_launch_dependents();
     pdl_wait(); // y comes from the preceding kernel; yq/ym may still be read by an earlier mat-vec
-    zero_counters(done, n_done);
     const int b = blockIdx.x, col = blockIdx.y, lane = threadIdx.x;
     if (col >= ncols) {
         if (lane == 0) {
@@ -192,10 +179,9 @@ __global__ void __launch_bounds__(32) tq_mmv_quantize(
 template <int type>
 __global__ void __launch_bounds__(128) tq_mmv_quantize_rms_norm(
         const float * x, const float * w, const float eps, int * yq, float2 * ym, const int nb, const int ncols,
-        const int64_t stride_col, int * done, const int n_done) {
+        const int64_t stride_col) {
     pdl_launch_dependents();
     pdl_wait(); // x comes from the preceding kernel; yq/ym may still be read by an earlier mat-vec
-    zero_counters(done, n_done);
     const int col = blockIdx.y, lane = threadIdx.x, warp = threadIdx.y;
     const int b = blockIdx.x*4 + warp;
     if (col >= ncols) {
@@ -392,20 +378,6 @@ struct mv_segments {
     int        n;            // 1..MAX_SEGS
 };
 
-// The launch's output quantized for the next mat-vec, whose K is this launch's rows (ggml's FFN down
-// projection after the gate/up + GLU pair), so that it needs no quantize kernel. One segment, nrows a
-// multiple of 256, the next weights of this launch's type (the K order of yq is the type's). A 256-row
-// group is GROUP_TILES tiles, usually of as many CTAs: each CTA counts its finished tile in done[group],
-// and the one that finishes the group's last tile quantizes it (the classic last-block pattern: the
-// tile's outputs are fenced before the count, and the last CTA reads the group through L2).
-constexpr int GROUP_TILES = 256/ROWS;
-
-struct mv_next_quant {
-    int    * yq   = nullptr; // [col][group][64 ints], as tq_mmv_quantize writes for the next weights
-    float2 * ym   = nullptr; // [group][MAX_COLS]
-    int    * done = nullptr; // [group]: finished tiles; zeroed by this launch's quantizer
-};
-
 // The matrix that tile belongs to (constant indices only: no local-memory copy of the parameter).
 static __device__ __forceinline__ mv_segment segment_of(const mv_segments & p, const int tile) {
     if (p.n > 2 && tile >= p.s[2].tile0) {
@@ -472,39 +444,6 @@ static __device__ __forceinline__ void tq_mmv_block(
     acc[3] += dx1*(m.z*(float) c[3] - m.w);
 }
 
-// After a tile's outputs are written (mv_next_quant): count the tile in its 256-row group; the CTA that
-// finishes the group quantizes it (warp 0, one block per column) for the next mat-vec.
-template <int type>
-static __device__ __forceinline__ void quantize_group_if_last(const mv_next_quant & next, const mv_segment & sg,
-                                                              const int row0, const int ncols, const int warp,
-                                                              const int lane) {
-    __threadfence(); // this thread's outputs are visible device-wide before the group's count moves
-    __syncthreads();
-    if (warp != 0) {
-        return;
-    }
-    const int group = row0 / 256;
-    int last = 0;
-    if (lane == 0) {
-        last = atomicAdd(&next.done[group], 1) == GROUP_TILES - 1;
-    }
-    if (!__shfl_sync(0xffffffff, last, 0)) {
-        return;
-    }
-    __threadfence(); // the other CTAs' outputs of the group, counted before ours, are read after the count
-    const int ngroups = sg.nrows / 256;
-    for (int col = 0; col < MAX_COLS; ++col) {
-        float2 dm = make_float2(0.0f, 0.0f);
-        if (col < ncols) {
-            dm = quantize_block<type, true>(sg.dst + col*sg.stride_dst + (int64_t) group*256,
-                                            next.yq + ((int64_t) col*ngroups + group)*64, lane);
-        }
-        if (lane == 0) {
-            next.ym[(int64_t) group*MAX_COLS + col] = dm;
-        }
-    }
-}
-
 // segs: the matrices (rows of nb blocks, row stride row_bytes) and their outputs, ntiles tiles in all;
 // yq/ym from tq_mmv_quantize. Grid: at most ntiles CTAs (launch_k sizes it to one resident wave); needs
 // NW <= chunks per row.
@@ -517,8 +456,7 @@ static __device__ __forceinline__ void quantize_group_if_last(const mv_next_quan
 template <int type, int cpy, int NW, int STAGES, int CB>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const mv_segments segs, const int ntiles, const int * yq, const float2 * ym,
-        const int nb, const int64_t row_bytes, const int ncols, const char * __restrict__ x_up, const int glu,
-        const mv_next_quant next) {
+        const int nb, const int64_t row_bytes, const int ncols, const char * __restrict__ x_up, const int glu) {
     constexpr int BS  = traits<type>::bs;
     constexpr int PW  = BS/2;              // words per block pair (33 / 27)
     constexpr int CW  = chunk<type, CB>::stride; // words per row per stage in shared memory
@@ -711,9 +649,6 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
                 }
             }
             buf ^= 1;
-            if (next.yq != nullptr) {
-                quantize_group_if_last<type>(next, sg, row0, ncols, warp, lane);
-            }
         }
     }
     if (!BULK) {
@@ -791,13 +726,11 @@ static void launch(void (*kernel)(KArgs...), const dim3 grid, const dim3 block, 
 // What a mat-vec call does besides dst = x y for every segment (see mul_mat_vec_segments).
 struct mv_options {
     int  variant  = 0;              // harness only: a fixed launch shape
-    bool quantize = true;           // false: yq/ym already hold y's quantization (a launch's mv_next_quant,
-                                    // or the harness timing the mat-vec alone)
+    bool quantize = true;           // false (harness): yq/ym already hold y's quantization; time the mat-vec alone
     const char * x_up = nullptr;    // gate/up pair: x is the gate, dst gets glu(x row, x_up row)
     int glu = GLU_NONE;
     const float * norm_w = nullptr; // not null: y is the input of rms_norm(y, norm_eps)*norm_w (fused)
     float norm_eps = 0.0f;
-    mv_next_quant next;             // yq not null: also quantize dst for the next mat-vec
 };
 
 // One mat-vec call: the operands and what the launch may do.
@@ -827,24 +760,23 @@ static bool launch_k(const mv_args & a) {
         return false;
     }
     const mv_options & o = a.opt;
-    const int ntiles = total_tiles(a);
-    const int ngroups = o.next.done != nullptr ? (ntiles + GROUP_TILES - 1) / GROUP_TILES : 0; // counters to zero
     if (o.quantize && o.norm_w != nullptr) {
         const auto quantize = tq_mmv_quantize_rms_norm<type>;
         static launch_info qcache[64];
         const launch_info & qi = get_launch_info(qcache, quantize, 128, 0);
         launch(quantize, dim3((a.nb + 3) / 4, MAX_COLS, 1), dim3(32, 4, 1), 0, a.stream, qi.pdl,
-               a.y, o.norm_w, o.norm_eps, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y, o.next.done, ngroups);
+               a.y, o.norm_w, o.norm_eps, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y);
     } else if (o.quantize) {
         const auto quantize = tq_mmv_quantize<type>;
         static launch_info qcache[64];
         const launch_info & qi = get_launch_info(qcache, quantize, 32, 0);
         launch(quantize, dim3(a.nb, MAX_COLS, 1), dim3(32, 1, 1), 0, a.stream, qi.pdl,
-               a.y, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y, o.next.done, ngroups);
+               a.y, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y);
     }
+    const int ntiles = total_tiles(a);
     const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
     launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
-           a.segs, ntiles, (const int *) a.yq, (const float2 *) a.ym, a.nb, a.row_bytes, a.ncols, o.x_up, o.glu, o.next);
+           a.segs, ntiles, (const int *) a.yq, (const float2 *) a.ym, a.nb, a.row_bytes, a.ncols, o.x_up, o.glu);
     return true;
 }
 
@@ -937,8 +869,7 @@ static void launch_default(const mv_args & a) {
 //     elementwise (one quantization, one launch);
 //   * norm_w (not null): the activations are rms_norm(y, norm_eps)*norm_w (norm_w: nb*256 floats),
 //     computed inside the quantization;
-//   * quantize false: yq/ym are already there (next of the launch before);
-//   * next: dst also quantized for the next mat-vec (one segment, rows a multiple of 256);
+//   * quantize false (harness): yq/ym are already there;
 //   * variant (harness only): 0 = default; 1..7: fixed (NW, STAGES) for comparisons; 8: chunks of 8
 //     only; 9..11: chunks of 4 on long rows (NW, STAGES) = (8, 3), (4, 4), (8, 2).
 //

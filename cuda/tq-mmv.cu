@@ -2,9 +2,7 @@
 // On by default for NVIDIA Ampere+ (int8 mma m16n8k32); TQ_GGUF_CUDA_MMV=0 falls back to mmvq,
 // TQ_GGUF_CUDA_MMV_GLU=0 leaves gate/up + GLU unfused (two mat-vecs and ggml's GLU; for A/B measurements),
 // TQ_GGUF_CUDA_MMV_QKV=0 runs the mat-vecs of one input (Q/K/V) one launch each, TQ_GGUF_CUDA_MMV_NORM=0
-// leaves the RMS norm in front of them to ggml, TQ_GGUF_CUDA_MMV_ADD=0 the residual ADD behind a mat-vec,
-// TQ_GGUF_CUDA_MMV_DOWN=0 gives the FFN down projection its own quantize kernel (instead of the gate/up
-// launch quantizing the GLU output for it).
+// leaves the RMS norm in front of them to ggml, TQ_GGUF_CUDA_MMV_ADD=0 the residual ADD behind a mat-vec.
 #include "tq-mmv.cuh"
 #include "tq-mmv-kernel.cuh"
 
@@ -49,25 +47,19 @@ struct tq_rms_norm {
     float eps = 0.0f;
 };
 
-// The int8 activations of one mat-vec call (ncols*K bytes, in the kernel's permuted order) and their
-// (d, d*sum) per block and column, from the context's pool.
-struct tq_activations {
-    ggml_cuda_pool_alloc<int>    yq;
-    ggml_cuda_pool_alloc<float2> ym;
-    tq_activations(ggml_backend_cuda_context & ctx, const int64_t k, const int64_t ncols)
-        : yq(ctx.pool(), (size_t) (ncols*k/4)), ym(ctx.pool(), (size_t) (k/QK_K*tq_mmv::MAX_COLS)) {}
-};
-
-// One launch over every matrix of segs, all of the type, K and row layout of `weights` (one of them), on
-// the activations src1 (or rms_norm(norm.x)*norm.w where norm.x is set), quantized into act unless
-// opt.quantize is false (then act holds them already); see tq_mmv::mul_mat_vec_segments for opt.
-static void tq_mul_mat_vec_launch(ggml_backend_cuda_context & ctx, const ggml_tensor * weights, const tq_mmv::mv_segments & segs,
-                                  const ggml_tensor * src1, tq_activations & act, tq_mmv::mv_options opt,
-                                  const tq_rms_norm & norm = {}) {
+// Quantizes src1 (or rms_norm(norm.x)*norm.w where norm.x is set) once and runs one launch over every
+// matrix of segs, all of the type, K and row layout of `weights` (one of them); see
+// tq_mmv::mul_mat_vec_segments for opt.
+static void tq_mul_mat_vec_run(ggml_backend_cuda_context & ctx, const ggml_tensor * weights, const tq_mmv::mv_segments & segs,
+                               const ggml_tensor * src1, tq_mmv::mv_options opt = {}, const tq_rms_norm & norm = {}) {
     const int     nb        = (int) (weights->ne[0] / QK_K);
     const int64_t row_bytes = weights->nb[1];
     const int     ncols     = (int) src1->ne[1];
     cudaStream_t stream = ctx.stream();
+
+    // int8 activations (ncols*K bytes, in the kernel's permuted order) and (d, d*sum) per block/column
+    ggml_cuda_pool_alloc<int>    yq(ctx.pool(), (size_t) ncols*nb*QK_K/4);
+    ggml_cuda_pool_alloc<float2> ym(ctx.pool(), (size_t) nb*tq_mmv::MAX_COLS);
 
     const ggml_tensor * y_src = norm.x ? norm.x : src1;
     const float * y  = (const float *) y_src->data;
@@ -75,18 +67,11 @@ static void tq_mul_mat_vec_launch(ggml_backend_cuda_context & ctx, const ggml_te
     opt.norm_w   = norm.x ? (const float *) norm.w->data : nullptr;
     opt.norm_eps = norm.eps;
     if (weights->type == GGML_TYPE_TQ2_0) {
-        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ2>(segs, y, act.yq.get(), act.ym.get(), nb, row_bytes, ncols, sy, stream, opt);
+        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ2>(segs, y, yq.get(), ym.get(), nb, row_bytes, ncols, sy, stream, opt);
     } else {
-        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ1>(segs, y, act.yq.get(), act.ym.get(), nb, row_bytes, ncols, sy, stream, opt);
+        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ1>(segs, y, yq.get(), ym.get(), nb, row_bytes, ncols, sy, stream, opt);
     }
     CUDA_CHECK(cudaGetLastError());
-}
-
-// The same with activations of its own: quantizes once for every matrix of segs.
-static void tq_mul_mat_vec_run(ggml_backend_cuda_context & ctx, const ggml_tensor * weights, const tq_mmv::mv_segments & segs,
-                               const ggml_tensor * src1, const tq_mmv::mv_options & opt = {}, const tq_rms_norm & norm = {}) {
-    tq_activations act(ctx, weights->ne[0], src1->ne[1]);
-    tq_mul_mat_vec_launch(ctx, weights, segs, src1, act, opt, norm);
 }
 
 // add (not null): dst = weights x src1 + add (ggml's residual ADD fused into the mat-vec)
@@ -127,10 +112,8 @@ static int tq_glu_pair(const ggml_tensor * up_node, const ggml_tensor * gate, co
     }
 }
 
-// next (yq not null): the GLU output also quantized for the down projection (tq_mmv::mv_next_quant)
 static void tq_glu_pair_run(ggml_backend_cuda_context & ctx, const ggml_tensor * up_node, const ggml_tensor * gate,
-                            ggml_tensor * glu_node, const int glu, const tq_rms_norm & norm = {},
-                            const tq_mmv::mv_next_quant & next = {}) {
+                            ggml_tensor * glu_node, const int glu, const tq_rms_norm & norm = {}) {
     // the kernel's matrix is the gate (its rows go through the activation), x_up the up projection
     const ggml_tensor * up = up_node->src[0];
     tq_mmv::mv_segments segs = {};
@@ -138,7 +121,6 @@ static void tq_glu_pair_run(ggml_backend_cuda_context & ctx, const ggml_tensor *
     tq_mmv::mv_options opt;
     opt.x_up = (const char *) up->data;
     opt.glu  = glu;
-    opt.next = next;
     tq_mul_mat_vec_run(ctx, up, segs, up_node->src[1], opt, norm);
 }
 
@@ -180,12 +162,6 @@ static bool rms_norm_enabled() {
 // Off with TQ_GGUF_CUDA_MMV_ADD=0 (A/B) and with GGML_CUDA_DISABLE_FUSION.
 static bool residual_add_enabled() {
     static const bool enabled = env_flag("TQ_GGUF_CUDA_MMV_ADD") && !ggml_fusion_disabled();
-    return enabled;
-}
-
-// Off with TQ_GGUF_CUDA_MMV_DOWN=0 (A/B) and with GGML_CUDA_DISABLE_FUSION.
-static bool down_quant_enabled() {
-    static const bool enabled = env_flag("TQ_GGUF_CUDA_MMV_DOWN") && !ggml_fusion_disabled();
     return enabled;
 }
 
@@ -303,49 +279,6 @@ static bool tq_match_rms_norm(const ggml_cgraph * cgraph, const int i, tq_rms_no
     return true;
 }
 
-// The FFN's down projection behind a gate/up + GLU pair (nodes p, p+1: the pair's MUL_MATs, p+2: the GLU,
-// p+3: MUL_MAT of the down weights on the GLU output, p+4: optionally its residual ADD): the pair's launch
-// also quantizes the GLU output for the down mat-vec (tq_mmv::mv_next_quant), which then needs no
-// quantize kernel. Runs the pair and the down mat-vec; returns the nodes from p run (0: none, nothing run).
-static int tq_glu_pair_down(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, const int p,
-                            const ggml_tensor * up_node, const ggml_tensor * gate, ggml_tensor * glu_node,
-                            const int glu, const tq_rms_norm & norm) {
-    const int d = p + 3;
-    if (!down_quant_enabled() || d >= cgraph->n_nodes) {
-        return 0;
-    }
-    ggml_tensor * down_node = cgraph->nodes[d];
-    const ggml_tensor * down = down_node->src[0];
-    if (down_node->op != GGML_OP_MUL_MAT || down_node->src[1] != glu_node || down_node->src[2] != nullptr ||
-            (down_node->flags & GGML_TENSOR_FLAG_COMPUTE) == 0 || down->type != gate->type ||
-            !ggml_cuda_tq_mmv_applies(down, glu_node, down_node) || glu_node->ne[0] != down->ne[0] ||
-            glu_node->ne[0] % QK_K != 0) {
-        return 0;
-    }
-    // the residual is read after the pair's launch has written the GLU output
-    const ggml_tensor * r = tq_match_residual_add(cgraph, d);
-    if (r != nullptr && data_overlaps(r, glu_node)) {
-        r = nullptr;
-    }
-    ggml_tensor * out = r ? cgraph->nodes[d + 1] : down_node;
-
-    // the down mat-vec's activations, written by the pair's launch: one group per 256 GLU outputs
-    tq_activations act(ctx, down->ne[0], glu_node->ne[1]);
-    ggml_cuda_pool_alloc<int> done(ctx.pool(), (size_t) (down->ne[0] / QK_K));
-    tq_mmv::mv_next_quant next;
-    next.yq   = act.yq.get();
-    next.ym   = act.ym.get();
-    next.done = done.get();
-    tq_glu_pair_run(ctx, up_node, gate, glu_node, glu, norm, next);
-
-    tq_mmv::mv_segments segs = {};
-    add_segment(segs, down, out, r);
-    tq_mmv::mv_options opt;
-    opt.quantize = false;
-    tq_mul_mat_vec_launch(ctx, down, segs, glu_node, act, opt);
-    return r ? 5 : 4;
-}
-
 // RMS_NORM, MUL (norm weight), then the mat-vecs it feeds: Q/K/V (2-3 MUL_MAT) or gate/up + GLU. Returns the
 // nodes run (0: none).
 static int tq_rms_norm_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, const int i) {
@@ -387,9 +320,6 @@ static int tq_rms_norm_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_c
     const int outputs[1] = {i + 4};
     if (glu < 0 || !ggml_can_fuse_subgraph(cgraph, i, 5, ops, outputs, 1)) {
         return 0;
-    }
-    if (const int n_down = tq_glu_pair_down(ctx, cgraph, i + 2, up_node, gate_node->src[0], glu_node, glu, norm)) {
-        return 2 + n_down; // RMS_NORM, MUL, then the pair's nodes on
     }
     tq_glu_pair_run(ctx, up_node, gate_node->src[0], glu_node, glu, norm);
     return 5;
