@@ -94,6 +94,9 @@ int main(int argc, char ** argv) {
     const int reps = argc > 1 ? atoi(argv[1]) : 30;
     const int only_m = argc > 3 ? atoi(argv[2]) : 0, only_k = argc > 3 ? atoi(argv[3]) : 0;
     const int only_type = argc > 4 ? (atoi(argv[4]) == 1 ? TQ1 : TQ2) : -1;
+    // TQ_HARNESS_DEFAULT_ONLY=1: time only the default launch (with and without the quantizer); every
+    // variant is still checked
+    const bool default_only = getenv("TQ_HARNESS_DEFAULT_ONLY") != nullptr && atoi(getenv("TQ_HARNESS_DEFAULT_ONLY")) != 0;
     cudaDeviceProp prop; CK(cudaGetDeviceProperties(&prop, 0));
     printf("device: %s, %d SMs, L2 %d MB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
     std::mt19937 rng(1234);
@@ -209,6 +212,10 @@ int main(int argc, char ** argv) {
                 snprintf(buf, sizeof buf, "| %s | %5d x %5d | %d |", type == TQ2 ? "TQ2_0" : "TQ1_0", sh.m, sh.k, n);
                 line += buf;
                 for (int v : variants) {
+                    if (default_only && v != 0 && v != NO_QUANT) {
+                        line += "       - |";
+                        continue;
+                    }
                     for (int i = 0; i < 3; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, v);
                     CK(cudaEventRecord(e0, st));
                     for (int i = 0; i < reps; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, v);

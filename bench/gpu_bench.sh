@@ -10,6 +10,7 @@
 #                 RMS norm in front (MUL_MAT_SHARED_SRC1) case
 #   sanitize      the TQ2_0/TQ1_0 cases (subset) under compute-sanitizer memcheck and racecheck
 #   harness       bench/cuda_mmv_harness.cu (TQ mat-vec kernel alone: check + timing)
+#   harness-ab    the harness's default launches, as built (A) vs with $HARNESS_B_ENV (B), two rounds
 #   harness-ref   the same harness built from .device/ref/ (an earlier cuda_mmv_harness.cu and
 #                 tq-mmv-kernel.cuh, copied there by hand: an A/B of kernel versions in one run)
 #   profile       ncu (Speed Of Light, memory, occupancy, warp states, instruction mix) of the default
@@ -94,6 +95,18 @@ for stage in "$@"; do
     nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda bench/cuda_mmv_harness.cu -o /tmp/tq_mmv_harness > "$OUT/harness.log" 2>&1 &&
       /tmp/tq_mmv_harness >> "$OUT/harness.log" 2>&1
     say "harness rc=$?"; grep -E "^\||fails|FAIL|device|copy" "$OUT/harness.log" | tee -a "$SUMMARY" ;;
+  harness-ab)
+    # default launches only (TQ_HARNESS_DEFAULT_ONLY), A = as built vs B = with $HARNESS_B_ENV, two
+    # interleaved rounds; .device/bin/harness if carried (built here: nvcc is slow on no GPU), else built
+    H=.device/bin/harness
+    [ -x $H ] || { nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda bench/cuda_mmv_harness.cu -o /tmp/tq_mmv_harness && H=/tmp/tq_mmv_harness; }
+    for r in 1 2; do
+      TQ_HARNESS_DEFAULT_ONLY=1 $H > "$OUT/harness-A-$r.log" 2>&1
+      env ${HARNESS_B_ENV:-TQ_GGUF_CUDA_MMV_RULES=0} TQ_HARNESS_DEFAULT_ONLY=1 $H > "$OUT/harness-B-$r.log" 2>&1
+    done
+    say "harness-ab (B: ${HARNESS_B_ENV:-TQ_GGUF_CUDA_MMV_RULES=0}): $(grep -h fails "$OUT"/harness-[AB]-*.log | tr '\n' ' ')"
+    python3 bench/harness_ab.py "$OUT"/harness-A-*.log "$OUT"/harness-B-*.log > "$OUT/harness-ab.md"
+    cat "$OUT/harness-ab.md" >> "$SUMMARY" ;;
   harness-ref)
     [ -d .device/ref ] || { say "harness-ref: no .device/ref"; continue; }
     nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -I.device/ref .device/ref/cuda_mmv_harness.cu -o /tmp/tq_mmv_harness_ref > "$OUT/harness-ref.log" 2>&1 &&

@@ -453,7 +453,9 @@ static __device__ __forceinline__ void tq_mmv_block(
 // projection, the segment the gate); a tile then has the chunks of both matrices (chunk c >= nchunks:
 // x_up) and the epilogue writes glu(gate row, up row) (GLU_SWIGLU: silu(g)*u, GLU_GEGLU: gelu(g)*u), as
 // ggml's fused MUL_MAT x2 + GLU.
-template <int type, int cpy, int NW, int STAGES, int CB>
+// DEEP: activations prefetched 3 blocks ahead across chunk boundaries instead of 1 block ahead within a
+// chunk (see deep_prefetch_rule).
+template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const mv_segments segs, const int ntiles, const int * yq, const float2 * ym,
         const int nb, const int64_t row_bytes, const int ncols, const char * __restrict__ x_up, const int glu) {
@@ -543,9 +545,13 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     const int4 * yrow = (const int4 *) yq + ((int64_t) min(g, ncols - 1)*nb*4 + t)*4; // + kb*16 int4
 
     // Activations (and their scales) come from L2 (shared by all CTAs): their latency is hidden by
-    // loading them PF blocks ahead into registers, the first ones before waiting for the weights.
-    // One block ahead covers the L2 latency (a block is ~100 instructions per warp) at 20 registers.
-    constexpr int PF = 1;
+    // loading them PF blocks ahead into a ring of R = PF + 1 register sets (20 registers each). DEEP: 3
+    // blocks ahead and across chunk boundaries (the last blocks of an item load the first ones of the
+    // warp's next item, so no item starts on an L2 round trip); else 1 block ahead, the first block of a
+    // chunk loaded just before waiting for its weights. Block b of a chunk sits in slot b % R (R | CB).
+    constexpr int PF = DEEP ? 3 : 1;
+    constexpr int R  = PF + 1;
+    static_assert(CB % R == 0, "the activation ring must divide the chunk");
     auto load_y = [&](const int kb, int4 (&yv)[4], float4 & m) {
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
@@ -553,20 +559,33 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         }
         m = *((const float4 *) (ym + (int64_t) kb*MAX_COLS) + t);
     };
+    auto kb0_of = [&](const int j) { // first block of item j's chunk
+        const int c = chunk_of(j);
+        return (c < nchunks ? c : c - nchunks)*CB;
+    };
+    int4   yv[R][4];
+    float4 ymv[R];
+    auto prefetch_first = [&](const int j) { // slots 0..PF-1: the first blocks of item j (clamped: always valid)
+        const int kb0 = kb0_of(j < nitems ? j : nitems - 1);
+#pragma unroll
+        for (int b = 0; b < PF; ++b) {
+            load_y(min(kb0 + b, nb - 1), yv[b], ymv[b]);
+        }
+    };
+    if (DEEP) {
+        prefetch_first(0);
+    }
 
     int buf = 0; // reduction buffer of the current tile
     for (int j = 0; j < nitems; ++j) {
         issue(j + STAGES - 1, (j + STAGES - 1) % STAGES); // refills the slot consumed at j - 1
 
-        const int  c    = chunk_of(j);
-        const bool up   = c >= nchunks; // chunk of x_up
-        const int  kb0  = (up ? c - nchunks : c)*CB;
+        const bool up   = chunk_of(j) >= nchunks; // chunk of x_up
+        const int  kb0  = kb0_of(j);
+        const int  kb0n = kb0_of(j + 1 < nitems ? j + 1 : j); // the next item's (prefetched in this one)
         const int  nblk = min(CB, nb - kb0); // even, >= 2
-        int4   yv[PF + 1][4];
-        float4 ymv[PF + 1];
-#pragma unroll
-        for (int b = 0; b < PF; ++b) {
-            load_y(kb0 + b, yv[b], ymv[b]);
+        if (!DEEP) {
+            prefetch_first(j);
         }
 
         if (BULK) {
@@ -580,13 +599,15 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const uint32_t * r0 = sb + g*CW;
         const uint32_t * r1 = sb + (g + 8)*CW;
         float cacc[4] = {0.0f, 0.0f, 0.0f, 0.0f}; // this chunk's sums, added to its matrix's below
-        if (BULK || nblk == CB) { // full chunk: no per-block bounds, activations one block ahead
+        if (BULK || nblk == CB) { // full chunk: no per-block bounds, activations PF blocks ahead
 #pragma unroll
             for (int b = 0; b < CB; ++b) {
                 if (b + PF < CB) {
-                    load_y(kb0 + b + PF, yv[(b + PF) % (PF + 1)], ymv[(b + PF) % (PF + 1)]);
+                    load_y(kb0 + b + PF, yv[(b + PF) % R], ymv[(b + PF) % R]);
+                } else if (DEEP) {
+                    load_y(min(kb0n + b + PF - CB, nb - 1), yv[(b + PF) % R], ymv[(b + PF) % R]);
                 }
-                tq_mmv_block<type>(cacc, r0 + (b/2)*PW, r1 + (b/2)*PW, b % 2, t, yv[b % (PF + 1)], ymv[b % (PF + 1)]);
+                tq_mmv_block<type>(cacc, r0 + (b/2)*PW, r1 + (b/2)*PW, b % 2, t, yv[b % R], ymv[b % R]);
             }
         } else { // the last, partial chunk of a row (cp.async layouts only): block pairs, loads in line
 #pragma unroll 1
@@ -595,6 +616,9 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
                 load_y(kb0 + b + 1, yv[1], ymv[1]);
                 tq_mmv_block<type>(cacc, r0 + (b/2)*PW, r1 + (b/2)*PW, false, t, yv[0], ymv[0]);
                 tq_mmv_block<type>(cacc, r0 + (b/2)*PW, r1 + (b/2)*PW, true,  t, yv[1], ymv[1]);
+            }
+            if (DEEP) {
+                prefetch_first(j + 1);
             }
         }
 #pragma unroll
@@ -750,10 +774,10 @@ static inline int total_tiles(const mv_args & a) {
 
 // Quantize (unless a.opt.quantize is false) and launch; false, launching nothing, where this is the bulk-copy
 // instantiation and the device or the loaded code has no bulk copies.
-template <int type, int cpy, int NW, int STAGES, int CB>
+template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP>
 static bool launch_k(const mv_args & a) {
     constexpr int smem = smem_bytes<type, NW, STAGES, CB>();
-    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB>;
+    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB, DEEP>;
     static launch_info cache[64];
     const launch_info & li = get_launch_info(cache, kernel, NW*32, smem);
     if (cpy == COPY_BULK && !li.bulk) {
@@ -780,6 +804,32 @@ static bool launch_k(const mv_args & a) {
     return true;
 }
 
+// Deep activation prefetch (DEEP of tq_mmv_kernel) by launch shape, from the harness (H100, session 5,
+// bench/results/gpu-h100-2026-11-22-s5): chunks of 8 gain 12-46% (TQ2_0 28672 x 8192 n = 1: 31.3 ->
+// 25.9 us, n = 8: 45.8 -> 32.4; 8192 x 28672 33.3 -> 29.8; TQ1_0 28672 x 8192 33.4 -> 32.1), and so do
+// chunks of 4 with 4 warps and 4 stages (2048 x 5632: 5.4 -> 4.5 us); the other chunk-of-4 shapes lose
+// up to 20% (3072 x 3072, 8192 x 3072, TQ1_0 4096 x 14336: 20 more registers, more index work per short
+// chunk). TQ_GGUF_CUDA_MMV_DEEP_PF=0 turns it off (A/B).
+template <int NW, int STAGES, int CB>
+constexpr bool deep_prefetch_rule() {
+    return CB == 8 || (CB == 4 && NW == 4 && STAGES == 4);
+}
+
+static inline bool deep_prefetch_enabled() {
+    static const bool on = [] { const char * e = getenv("TQ_GGUF_CUDA_MMV_DEEP_PF"); return e == nullptr || atoi(e) != 0; }();
+    return on;
+}
+
+template <int type, int cpy, int NW, int STAGES, int CB>
+static bool launch_kp(const mv_args & a) {
+    if constexpr (deep_prefetch_rule<NW, STAGES, CB>()) {
+        if (deep_prefetch_enabled()) {
+            return launch_k<type, cpy, NW, STAGES, CB, true>(a);
+        }
+    }
+    return launch_k<type, cpy, NW, STAGES, CB, false>(a);
+}
+
 template <int type, int NW, int STAGES, int CB = 8>
 static void launch_nw(const mv_args & a) {
     constexpr int BS    = traits<type>::bs;
@@ -790,15 +840,15 @@ static void launch_nw(const mv_args & a) {
         xa |= (uintptr_t) a.segs.s[s].x;
     }
     if (CB == 8 && xa % 16 == 0 && a.row_bytes % 16 == 0 && tail == 0 && a.allow_bulk &&
-            launch_k<type, COPY_BULK, NW, STAGES, CB>(a)) {
+            launch_kp<type, COPY_BULK, NW, STAGES, CB>(a)) {
         return;
     }
     if (xa % 16 == 0 && a.row_bytes % 16 == 0 && bytes % 16 == 0 && tail % 16 == 0) {
-        launch_k<type, 16, NW, STAGES, CB>(a);
+        launch_kp<type, 16, NW, STAGES, CB>(a);
     } else if (xa % 8 == 0 && a.row_bytes % 8 == 0 && bytes % 8 == 0 && tail % 8 == 0) {
-        launch_k<type,  8, NW, STAGES, CB>(a);
+        launch_kp<type,  8, NW, STAGES, CB>(a);
     } else {
-        launch_k<type,  4, NW, STAGES, CB>(a);
+        launch_kp<type,  4, NW, STAGES, CB>(a);
     }
 }
 
