@@ -854,7 +854,9 @@ static void launch_nw(const mv_args & a) {
 
 // The launch shape by measurement (harness variants; H200 bench/results/gpu-h200-2026-11-22-r2.md, H100
 // gpu-h100-2026-11-22-s3 and -s4, n = 1 and 8):
-//   * long rows want more warps along K (8192 x 28672: NW8S2 33 us vs NW4S2 40 us for TQ2_0);
+//   * long rows want more warps along K (8192 x 28672: NW8S2 33 us vs NW4S2 40 us for TQ2_0), but not
+//     with the deep prefetch (session 5, harness-variants-call8.log: NW4S2 30.3 vs NW8S2 32.3 us at n = 1,
+//     39.2 vs 44.1 at n = 8);
 //     4..7 chunks per row want a third stage when a tile has several chunks per warp;
 //   * short_chunks: rows of at most 16 blocks in chunks of 4, one warp per chunk (measured: only
 //     14336 x 4096 gains, 11.3 -> 9.9 us; the others within +-5%); not for TQ1_0 with 16 blocks and
@@ -896,7 +898,9 @@ static void launch_default(const mv_args & a) {
         return;
     }
     if (nchunks >= 8) {
-        if (type == TQ2) {
+        if (type == TQ2 && deep_prefetch_enabled()) {
+            launch_nw<type, 4, 2>(a); // with the deep prefetch's registers (173): 8 warps fit once per SM
+        } else if (type == TQ2) {
             launch_nw<type, 8, 2>(a);
         } else {
             launch_nw<type, 4, 3>(a);
