@@ -122,6 +122,7 @@ int main(int argc, char ** argv) {
     struct Shape { int m, k; bool time; };
     const Shape shapes[] = {
         {67, 1536, false}, {80, 3072, false}, {48, 1024, false}, {72, 5632, false},
+        {40, 9216, false}, // 36 blocks: chunks of 8, partial last chunk, deep prefetch
         {3072, 3072, true}, {8192, 3072, true}, {3072, 8192, true}, {2048, 5632, true}, // 3B, TriLM 1.1B
         {4096, 4096, true}, {14336, 4096, true}, {4096, 14336, true},                  // 8B
         {28672, 8192, true}, {8192, 28672, true},                                      // 70B
