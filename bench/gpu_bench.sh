@@ -17,7 +17,8 @@
 #                 TQ2_0 and TQ1_0 mat-vec at n = 1 on the two 70B shapes
 #   kernels-mmvq  TQ kernel perf cases with TQ_GGUF_CUDA_MMV=0 (mmvq path)
 #   kernels-mmq   TQ batches 16..512: MMQ only vs the default (dequantize + cuBLAS for large batches)
-#   kernels       test-backend-ops perf -o MUL_MAT for F16, Q4_0, Q2_0, TQ2_0, TQ1_0 (4096x14336, 70B shapes)
+#   kernels       test-backend-ops perf -o MUL_MAT for F16, Q4_0, Q2_0, TQ2_0, TQ1_0 (4096x14336, 70B shapes);
+#                 KN: the batch sizes as a regex alternation (KN='1|8|512'; a comma list matches nothing)
 #   synth:CLS     the synthetic F16 GGUF of class CLS alone (no build needed: run it beside the build)
 #   models:CLS    synthetic F16 GGUF of class CLS (3b, 8b, 13b; unless synth made it) + llama-quantize to
 #                 Q4_0 Q2_0 TQ2_0 TQ1_0
