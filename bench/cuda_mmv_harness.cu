@@ -88,6 +88,31 @@ static void run_mv(int type, const char * x, const float * y, int * yq, float2 *
     else             mul_mat_vec<TQ1>(x, y, yq, ym, dst, nb, rb, nrows, ncols, sy, sd, st, opt);
 }
 
+static void run_segments(int type, const mv_segments & segs, const float * y, int * yq, float2 * ym, int nb, int64_t rb,
+                         int ncols, int64_t sy, cudaStream_t st) {
+    if (type == TQ2) mul_mat_vec_segments<TQ2>(segs, y, yq, ym, nb, rb, ncols, sy, st);
+    else             mul_mat_vec_segments<TQ1>(segs, y, yq, ym, nb, rb, ncols, sy, st);
+}
+
+// n floats from N(0, 1) on the device (and in *host where given)
+static float * device_normal(std::mt19937 & rng, const size_t n, std::vector<float> * host = nullptr) {
+    std::vector<float> h(n);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    for (auto & v : h) v = nd(rng);
+    float * d; CK(cudaMalloc(&d, n*4)); CK(cudaMemcpy(d, h.data(), n*4, cudaMemcpyHostToDevice));
+    if (host) *host = std::move(h);
+    return d;
+}
+
+// nblocks random blocks of bs bytes on the device: bytes valid for TQ1_0 (any byte is valid TQ2_0), scale 0x2000
+static char * device_random_blocks(std::mt19937 & rng, const int bs, const int64_t nblocks) {
+    std::vector<uint8_t> hw((size_t) (nblocks*bs));
+    for (auto & v : hw) v = (uint8_t) (rng() % 243);
+    for (size_t r = bs - 2; r < hw.size(); r += bs) { const uint16_t h = 0x2000; memcpy(hw.data() + r, &h, 2); }
+    char * d; CK(cudaMalloc(&d, hw.size())); CK(cudaMemcpy(d, hw.data(), hw.size(), cudaMemcpyHostToDevice));
+    return d;
+}
+
 int main(int argc, char ** argv) {
     // usage: harness [reps [M K [TYPE]]]: with M K, only that shape, with TYPE (2 or 1) only TQ2_0 or
     // TQ1_0 (for profiling one kernel under ncu: its first launch is the default kernel at n = 1)
@@ -152,10 +177,8 @@ int main(int argc, char ** argv) {
             CK(cudaMemcpy(dw, hw.data(), wbytes, cudaMemcpyHostToDevice));
             for (int c = 1; c < ncopy; ++c) CK(cudaMemcpy(dw + c*wbytes, dw, wbytes, cudaMemcpyDeviceToDevice));
             // activations: 8 columns
-            std::vector<float> hy((size_t) sh.k*8);
-            std::normal_distribution<float> nd(0.f, 1.f);
-            for (auto & v : hy) v = nd(rng);
-            float * dy; CK(cudaMalloc(&dy, hy.size()*4)); CK(cudaMemcpy(dy, hy.data(), hy.size()*4, cudaMemcpyHostToDevice));
+            std::vector<float> hy;
+            float * dy = device_normal(rng, (size_t) sh.k*8, &hy);
             int * yq; CK(cudaMalloc(&yq, (size_t) sh.k*8));
             float2 * ym; CK(cudaMalloc(&ym, (size_t) nb*8*sizeof(float2)));
             float * dd; CK(cudaMalloc(&dd, (size_t) sh.m*8*4));
@@ -252,16 +275,10 @@ int main(int argc, char ** argv) {
                 const int m[3] = {q.mq, q.mkv, q.mkv};
                 char * dw[3]; float * dd[3]; float * dref[3];
                 for (int s = 0; s < 3; ++s) {
-                    std::vector<uint8_t> hw((size_t) rb*m[s]);
-                    for (auto & v : hw) v = (uint8_t) (rng() % 243); // valid TQ1 bytes; any byte is valid TQ2
-                    for (int64_t r = 0; r < (int64_t) m[s]*nb; ++r) { const uint16_t h = 0x2000; memcpy(hw.data() + r*bs + bs - 2, &h, 2); }
-                    CK(cudaMalloc(&dw[s], hw.size())); CK(cudaMemcpy(dw[s], hw.data(), hw.size(), cudaMemcpyHostToDevice));
+                    dw[s] = device_random_blocks(rng, bs, (int64_t) m[s]*nb);
                     CK(cudaMalloc(&dd[s], (size_t) m[s]*8*4)); CK(cudaMalloc(&dref[s], (size_t) m[s]*8*4));
                 }
-                std::vector<float> hy((size_t) q.k*8);
-                std::normal_distribution<float> nd(0.f, 1.f);
-                for (auto & v : hy) v = nd(rng);
-                float * dy; CK(cudaMalloc(&dy, hy.size()*4)); CK(cudaMemcpy(dy, hy.data(), hy.size()*4, cudaMemcpyHostToDevice));
+                float * dy = device_normal(rng, (size_t) q.k*8);
                 int * yq; CK(cudaMalloc(&yq, (size_t) q.k*8));
                 float2 * ym; CK(cudaMalloc(&ym, (size_t) nb*8*sizeof(float2)));
                 for (int n : {1, 4}) {
@@ -271,8 +288,7 @@ int main(int argc, char ** argv) {
                     auto fused = [&]() {
                         mv_segments segs = {};
                         for (int s = 0; s < 3; ++s) add_segment(segs, dw[s], dd[s], m[s], m[s]);
-                        if (type == TQ2) mul_mat_vec_segments<TQ2>(segs, dy, yq, ym, nb, rb, n, q.k, st);
-                        else             mul_mat_vec_segments<TQ1>(segs, dy, yq, ym, nb, rb, n, q.k, st);
+                        run_segments(type, segs, dy, yq, ym, nb, rb, n, q.k, st);
                     };
                     separate(dref);
                     for (int s = 0; s < 3; ++s) CK(cudaMemset(dd[s], 0xFF, (size_t) m[s]*8*4));
@@ -313,25 +329,19 @@ int main(int argc, char ** argv) {
         if (only_m || (only_type >= 0 && type != only_type)) continue;
         const int bs = type == TQ2 ? 66 : 54, m = 1000, k = 4096, nb = k/256;
         const int64_t rb = (int64_t) nb*bs;
-        std::vector<uint8_t> hw((size_t) rb*m);
-        for (auto & v : hw) v = (uint8_t) (rng() % 243);
-        for (size_t r = bs - 2; r < hw.size(); r += bs) { const uint16_t h = 0x2000; memcpy(hw.data() + r, &h, 2); }
-        std::vector<float> hy((size_t) k*8), hr((size_t) m*8);
-        std::normal_distribution<float> nd(0.f, 1.f);
-        for (auto & v : hy) v = nd(rng);
-        for (auto & v : hr) v = nd(rng);
-        char * dw; float *dy, *dp, *ds; int * yq; float2 * ym;
-        CK(cudaMalloc(&dw, hw.size())); CK(cudaMemcpy(dw, hw.data(), hw.size(), cudaMemcpyHostToDevice));
-        CK(cudaMalloc(&dy, hy.size()*4)); CK(cudaMemcpy(dy, hy.data(), hy.size()*4, cudaMemcpyHostToDevice));
-        CK(cudaMalloc(&dp, hr.size()*4)); CK(cudaMalloc(&ds, hr.size()*4));
+        char * dw = device_random_blocks(rng, bs, (int64_t) m*nb);
+        float * dy = device_normal(rng, (size_t) k*8);
+        std::vector<float> hr;
+        float * ds = device_normal(rng, (size_t) m*8, &hr); // the residual, overwritten by the sum
+        float * dp; int * yq; float2 * ym;
+        CK(cudaMalloc(&dp, hr.size()*4));
         CK(cudaMalloc(&yq, (size_t) k*8)); CK(cudaMalloc(&ym, (size_t) nb*8*sizeof(float2)));
         for (int n : {1, 5, 8}) {
             CK(cudaMemcpy(ds, hr.data(), hr.size()*4, cudaMemcpyHostToDevice));
             run_mv(type, dw, dy, yq, ym, dp, nb, rb, m, n, k, m, st);
             mv_segments segs = {};
             add_segment(segs, dw, ds, m, m, ds, m);
-            if (type == TQ2) mul_mat_vec_segments<TQ2>(segs, dy, yq, ym, nb, rb, n, k, st);
-            else             mul_mat_vec_segments<TQ1>(segs, dy, yq, ym, nb, rb, n, k, st);
+            run_segments(type, segs, dy, yq, ym, nb, rb, n, k, st);
             CK(cudaStreamSynchronize(st)); CK(cudaGetLastError());
             std::vector<float> p((size_t) m*n), sum((size_t) m*n);
             CK(cudaMemcpy(p.data(), dp, p.size()*4, cudaMemcpyDeviceToHost));

@@ -149,12 +149,10 @@ for stage in "$@"; do
     mkdir -p /tmp/synth-gguf && tar xzf .device/llama.cpp-pristine.tar.gz -C /tmp/synth-gguf llama.cpp/gguf-py
     PYTHONPATH=/tmp/synth-gguf/llama.cpp/gguf-py python3 bench/make_synth_model.py "$c" "$M/$c-f16.gguf.part" > "$OUT/synth-$c.log" 2>&1 &&
       mv "$M/$c-f16.gguf.part" "$M/$c-f16.gguf"
-    say "synth $c rc=$?" ;;
+    rc=$?; say "synth $c rc=$rc"; [ $rc = 0 ] || { tail "$OUT/synth-$c.log"; exit 1; } ;;
   models:*)
     c=${stage#models:}
-    if [ ! -f "$M/$c-f16.gguf" ]; then
-      PYTHONPATH=$B/upstream/llama.cpp/gguf-py python3 bench/make_synth_model.py "$c" "$M/$c-f16.gguf" > "$OUT/models-$c.log" 2>&1 || { say "model gen failed"; tail "$OUT/models-$c.log"; exit 1; }
-    fi
+    [ -f "$M/$c-f16.gguf" ] || bash "$ROOT/bench/gpu_bench.sh" "synth:$c" || { say "model gen failed"; exit 1; }
     for t in $TYPES; do
       "$BIN/llama-quantize" "$M/$c-f16.gguf" "$M/$c-$t.gguf" $t $(nproc) >> "$OUT/models-$c.log" 2>&1 || say "quantize $t failed"
     done

@@ -21,7 +21,9 @@ bool ggml_cuda_tq_mul_mat_vec_glu(ggml_backend_cuda_context & ctx, const ggml_te
 //   * mat-vecs of one input in one launch (a Llama layer's Q/K/V projections): nodes i, i+1, .. (2 or 3)
 //     that are MUL_MAT of TQ weights of one type and layout on the same src1;
 //   * RMS_NORM and MUL by the norm weight in front of those, or of a gate/up + GLU pair: the norm runs
-//     inside the activation quantization (its output, read by nothing else, is never written).
+//     inside the activation quantization (its output, read by nothing else, is never written);
+//   * a single TQ mat-vec and the residual ADD behind it (an addend of the product's shape): the
+//     mat-vec's epilogue writes the sum.
 int ggml_cuda_tq_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, int i);
 
 // Backend graph_optimize step (before ggml-alloc places the tensors): moves the later two of three TQ
