@@ -10,11 +10,15 @@
 #                 RMS norm in front (MUL_MAT_SHARED_SRC1) case
 #   sanitize      the TQ2_0/TQ1_0 cases (subset) under compute-sanitizer memcheck and racecheck
 #   harness       bench/cuda_mmv_harness.cu (TQ mat-vec kernel alone: check + timing)
-#   harness-ab    the harness's default launches, as built (A) vs with $HARNESS_B_ENV (B), two rounds
+#   harness-ab    the harness's default launches, as built (A) vs with $HARNESS_B_ENV (B), two rounds;
+#                 with HARNESS_B_BIN (a second prebuilt harness, e.g. .device/bin/harness-base), B is that
+#                 binary instead (an A/B of two kernel versions)
 #   harness-ref   the same harness built from .device/ref/ (an earlier cuda_mmv_harness.cu and
 #                 tq-mmv-kernel.cuh, copied there by hand: an A/B of kernel versions in one run)
 #   profile       ncu (Speed Of Light, memory, occupancy, warp states, instruction mix) of the default
-#                 TQ2_0 and TQ1_0 mat-vec at n = 1 on the two 70B shapes
+#                 TQ2_0 and TQ1_0 mat-vec at n = 1 on the two 70B shapes ($PROFILE_SHAPES: "M K;M K"),
+#                 with stall reasons, pipe use and executed instructions per SASS opcode
+#   sass          per-opcode SASS instruction counts of the TQ mat-vec kernels in the harness binary
 #   kernels-mmvq  TQ kernel perf cases with TQ_GGUF_CUDA_MMV=0 (mmvq path)
 #   kernels-mmq   TQ batches 16..512: MMQ only vs the default (dequantize + cuBLAS for large batches)
 #   kernels       test-backend-ops perf -o MUL_MAT for F16, Q4_0, Q2_0, TQ2_0, TQ1_0 (4096x14336, 70B shapes);
@@ -101,11 +105,13 @@ for stage in "$@"; do
     # interleaved rounds; .device/bin/harness if carried (built here: nvcc is slow on no GPU), else built
     H=.device/bin/harness
     [ -x $H ] || { nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda bench/cuda_mmv_harness.cu -o /tmp/tq_mmv_harness && H=/tmp/tq_mmv_harness; }
+    HB=${HARNESS_B_BIN:-$H}; BENV=${HARNESS_B_ENV:-TQ_GGUF_CUDA_MMV_RULES=0}
+    [ -n "${HARNESS_B_BIN:-}" ] && BENV=${HARNESS_B_ENV:-TQ_HARNESS_B=1}
     for r in 1 2; do
       TQ_HARNESS_DEFAULT_ONLY=1 $H > "$OUT/harness-A-$r.log" 2>&1
-      env ${HARNESS_B_ENV:-TQ_GGUF_CUDA_MMV_RULES=0} TQ_HARNESS_DEFAULT_ONLY=1 $H > "$OUT/harness-B-$r.log" 2>&1
+      env $BENV TQ_HARNESS_DEFAULT_ONLY=1 $HB > "$OUT/harness-B-$r.log" 2>&1
     done
-    say "harness-ab (B: ${HARNESS_B_ENV:-TQ_GGUF_CUDA_MMV_RULES=0}): $(grep -h fails "$OUT"/harness-[AB]-*.log | tr '\n' ' ')"
+    say "harness-ab (B: $HB $BENV): $(grep -h fails "$OUT"/harness-[AB]-*.log | tr '\n' ' ')"
     python3 bench/harness_ab.py "$OUT"/harness-A-*.log "$OUT"/harness-B-*.log > "$OUT/harness-ab.md"
     cat "$OUT/harness-ab.md" >> "$SUMMARY" ;;
   harness-ref)
@@ -114,17 +120,30 @@ for stage in "$@"; do
       /tmp/tq_mmv_harness_ref >> "$OUT/harness-ref.log" 2>&1
     say "harness-ref rc=$?"; grep -E "^\||fails|FAIL|device|copy" "$OUT/harness-ref.log" | tee -a "$SUMMARY" ;;
   profile)
-    [ -x /tmp/tq_mmv_harness ] || nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda bench/cuda_mmv_harness.cu -o /tmp/tq_mmv_harness
+    H=.device/bin/harness
+    [ -x $H ] || { nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda bench/cuda_mmv_harness.cu -o /tmp/tq_mmv_harness && H=/tmp/tq_mmv_harness; }
     : > "$OUT/profile.log"
-    for shape in "28672 8192" "8192 28672"; do
+    IFS=';' read -ra shapes <<< "${PROFILE_SHAPES:-28672 8192;8192 28672}"
+    for shape in "${shapes[@]}"; do
       for ty in 2 1; do
         echo "## TQ${ty}_0 $shape" >> "$OUT/profile.log"
         ncu --clock-control none -k regex:tq_mmv_kernel -c 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
             --section Occupancy --section WarpStateStats --section InstructionStats --section LaunchStats \
-            /tmp/tq_mmv_harness 1 $shape $ty >> "$OUT/profile.log" 2>&1
+            $H 1 $shape $ty >> "$OUT/profile.log" 2>&1
+        # stall reasons (cycles per issued instruction), pipe use, executed instructions per opcode; a
+        # separate run, so that a metric this ncu lacks costs only these lines
+        ncu --clock-control none -k regex:tq_mmv_kernel -c 1 --print-metric-instances values \
+            --metrics "regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio,regex:sm__inst_executed_pipe_.*\.avg\.pct_of_peak_sustained_active,sass__inst_executed_per_opcode" \
+            $H 1 $shape $ty >> "$OUT/profile.log" 2>&1
       done
     done
     say "profile rc=$?"; grep -E "^## |DRAM Throughput|Memory Throughput|Duration|Achieved Occupancy|Registers Per|Issue Slots Busy|Executed Ipc A|Warp Cycles Per Issued|Block Limit" "$OUT/profile.log" | tee -a "$SUMMARY" ;;
+  sass)
+    # static SASS opcode counts per TQ mat-vec kernel instantiation of the harness binary
+    H=.device/bin/harness; [ -x $H ] || H=/tmp/tq_mmv_harness
+    cuobjdump -sass "$H" > /tmp/tq-harness.sass 2>&1
+    python3 bench/sass_mix.py /tmp/tq-harness.sass > "$OUT/sass-mix.md" 2>&1
+    say "sass rc=$?: $(wc -l < "$OUT/sass-mix.md") lines" ;;
   kernels-mmvq)
     # the same TQ perf cases through mmvq (A/B for the tq-mmv kernel)
     TQ_GGUF_CUDA_MMV=0 "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT -p 'type_a=(tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=(1|2|4|8),k=(28672|8192),' \
