@@ -27,9 +27,8 @@
 //     block of a pair starts 2 bytes into a word and is realigned with __funnelshift_r.
 //   * Decode: a 32-bit weight word yields int8x4 groups of codes c in {0,1,2} (trit + 1) for 4
 //     CONSECUTIVE weights (TQ2_0: q & (0x03030303 << 2s), codes left at their bit position and the
-//     mma sum shifted back, see tq_mmv_decode_tq2; TQ1_0: H(k) = floor(byte*3^k/256) via 16-bit-lane
-//     products and a byte_perm, the digit H(k+1) - 3H(k) left to a second mma, see tq_mmv_decode_tq1).
-//     The groups are the A fragment of mma.m16n8k32 (rows g, g+8 of the tile); the B fragment is
+//     mma sum shifted back, see tq_mmv_decode_tq2; TQ1_0: base-3 digits via 16-bit-lane products and a
+//     byte_perm). The groups are the A fragment of mma.m16n8k32 (rows g, g+8 of the tile); the B fragment is
 //     the activation column g (n <= 8 columns = the mma's N; lanes of absent columns read the last
 //     column: their output columns are never stored).
 //     The K order inside an mma is a free permutation as long as A and B agree: thread t of each quad
@@ -319,26 +318,32 @@ static __device__ __forceinline__ void tq_mmv_decode_tq2(int (&a)[16], const Q &
 // TQ1_0: digit k of a byte b is floor(3*((b*3^k) mod 256)/256) = H(k+1) - 3*H(k) with H(k) = floor(b*3^k/256)
 // (write P = b*3^k = 256*H(k) + r: 3r = P*3 - 768*H(k)). The bytes of a word are spread over two
 // 16-bit-lane words (b*3^k <= 255*243 < 2^16: no carry between lanes, no masking between digits);
-// H(k) of all 4 bytes is byte 1 of each lane: one byte_perm gathers them as u8x4 in byte order.
+// H(k) of all 4 bytes is byte 1 of each lane: one byte_perm gathers them as int8x4 in byte order,
+// and H(k+1) - 3*H(k) is done on the packed word (each byte result is 0..2: no borrows).
+// ~4 integer ops per 4 weights.
+// Tried and removed (session 6): leaving "- 3*H(k)" to a second mma of the same A with the next digit's
+// activations (sum_k (H(k+1) - 3 H(k)) y_k = sum_k H(k+1) (y_k - 3 y_{k+1})), which drops one IMAD per 4
+// weights for 7 more mmas per block: 3-9% slower in the harness (28672 x 8192 n = 1 33.1 vs 32.1 us,
+// 8192 x 28672 36.5 vs 33.7; bench/results/gpu-h100-2026-11-22-s6): the executed instruction count did
+// not fall (15.9M vs 16.0M) and the mma dependency chains got longer.
 static __device__ __forceinline__ uint32_t tq1_h4(const uint32_t e, const uint32_t o, const uint32_t p) {
     return __byte_perm(e*p, o*p, 0x7351); // [e.b1, o.b1, e.b3, o.b3]
 }
 
-// The digits are never formed: group i (0..14: word v = i/5, digit k = i%5) holds H(k+1) (0..242, u8),
-// and the mma does the "- 3*H(k)" (tq_mmv_block: sum_k (H(k+1) - 3 H(k)) y_k = sum_k H(k+1) (y_k - 3 y_{k+1}),
-// H(0) = 0, as a second mma of the same A with the next digit's activations). 3 integer ops per 4 weights.
-// Group 15 (qh: one digit t of each byte) is the digit itself.
 template <typename Q>
 static __device__ __forceinline__ void tq_mmv_decode_tq1(int (&a)[16], const Q & q, const int t) {
 #pragma unroll
     for (int v = 0; v < 3; ++v) {
         const uint32_t w = q(v == 0 ? t : v == 1 ? t + 4 : 8 + t);
         const uint32_t e = w & 0x00FF00FFu, o = (w >> 8) & 0x00FF00FFu;
+        uint32_t h = 0; // H(0) = 0
         uint32_t p = 1;
 #pragma unroll
         for (int k = 0; k < 5; ++k) {
             p *= 3;
-            a[5*v + k] = (int) tq1_h4(e, o, p);
+            const uint32_t hn = tq1_h4(e, o, p);
+            a[5*v + k] = (int) (hn - 3*h);
+            h = hn;
         }
     }
     {
@@ -347,12 +352,6 @@ static __device__ __forceinline__ void tq_mmv_decode_tq1(int (&a)[16], const Q &
         const uint32_t p = t == 0 ? 1 : t == 1 ? 3 : t == 2 ? 9 : 27;
         a[15] = (int) (tq1_h4(e, o, 3*p) - 3*tq1_h4(e, o, p));
     }
-}
-
-// Whether group i of tq_mmv_decode_tq1 has a next digit in its word (its H(k+1) is also -3 H(k+1) of
-// group i + 1): groups 0..14 except the last digit of each word.
-static __host__ __device__ constexpr bool tq1_has_next(const int i) {
-    return i < 15 && i % 5 != 4;
 }
 
 // The GLU of ggml's fused gate/up mat-vec, as ggml-cuda's unary ops compute it (GELU: tanh form).
@@ -433,20 +432,16 @@ static __device__ __forceinline__ void tq_mmv_block(
             c[k] = cs[0][k] + (cs[1][k] >> 2) + (cs[2][k] >> 4) + (cs[3][k] >> 6);
         }
     } else {
-        // c = sum_i A_i y_i - 3 sum_i A_i y_{i+1} over the groups with a next digit (tq_mmv_decode_tq1)
-        int c3[4] = {0, 0, 0, 0};
+        int e[4] = {0, 0, 0, 0}; // two accumulator chains: halves the mma dependency chain
         c[0] = c[1] = c[2] = c[3] = 0;
 #pragma unroll
-        for (int j = 0; j < 8; ++j) {
-            mma_i8<true>(c, a0[2*j], a1[2*j], a0[2*j + 1], a1[2*j + 1], y[2*j], y[2*j + 1]);
-            if (tq1_has_next(2*j) || tq1_has_next(2*j + 1)) {
-                mma_i8<true>(c3, a0[2*j], a1[2*j], a0[2*j + 1], a1[2*j + 1],
-                             tq1_has_next(2*j) ? y[2*j + 1] : 0, tq1_has_next(2*j + 1) ? y[(2*j + 2) % 16] : 0);
-            }
+        for (int j = 0; j < 8; j += 2) {
+            mma_i8<false>(c, a0[2*j], a1[2*j], a0[2*j + 1], a1[2*j + 1], y[2*j], y[2*j + 1]);
+            mma_i8<false>(e, a0[2*j + 2], a1[2*j + 2], a0[2*j + 3], a1[2*j + 3], y[2*j + 2], y[2*j + 3]);
         }
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
-            c[k] -= 3*c3[k];
+            c[k] += e[k];
         }
     }
     acc[0] += dx0*(m.x*(float) c[0] - m.y);
