@@ -111,10 +111,8 @@ static __device__ __forceinline__ void pdl_launch_dependents() {
 }
 
 // ---- activation quantizer ----
-// One block of 256 activations (one warp): out[(i/4)*16 + t*4 + i%4] = the int8x4 of group i of quad
-// thread t (the kernel's K order, see tq_mmv_elem): int4 k of thread t is int4 4k + t of the block, so
-// the 4 threads of a quad read 64 consecutive bytes (conflict-free from shared memory, see
-// tq_mmv_kernel's YS); returns (d, d*sum(q)) to every lane. With wb (not null) the
+// One block of 256 activations (one warp): out[t*16 + i] = the int8x4 of group i of quad thread t (the
+// kernel's K order, see tq_mmv_elem); returns (d, d*sum(q)) to every lane. With wb (not null) the
 // activations are yb*scale*wb (ggml's rms_norm followed by its weight, see tq_mmv_quantize_rms_norm).
 template <int type>
 static __device__ __forceinline__ float2 quantize_block(const float * yb, int * out, const int lane,
@@ -125,7 +123,7 @@ static __device__ __forceinline__ float2 quantize_block(const float * yb, int * 
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         const int o = 2*lane + h;
-        const int k = tq_mmv_elem<type>((o / 4) % 4, (o / 16)*4 + o % 4);
+        const int k = tq_mmv_elem<type>(o / 16, o % 16);
         e[h] = *(const float4 *) (yb + k);
         if (wb != nullptr) {
             const float4 w = *(const float4 *) (wb + k);
@@ -452,23 +450,6 @@ static __device__ __forceinline__ void tq_mmv_block(
     acc[3] += dx1*(m.z*(float) c[3] - m.w);
 }
 
-// Shared memory of tq_mmv_kernel, in order: the warps' weight rings, the double-buffered cross-warp
-// reduction, one mbarrier per warp and stage (bulk copies), and with YS the activations: one mbarrier per
-// chunk (sm_90: the chunk's activations arrive by bulk copy), ncols columns of col_bytes (the quantizer's
-// int8 blocks; 64 bytes of padding put column c + 1 16 banks after column c, so that the two columns of
-// a quarter-warp's 128-bit loads meet no bank twice) and (d, d*sum) per block (64 bytes: ym's layout).
-template <int type, int NW, int STAGES, int CB>
-struct smem_layout {
-    static constexpr int ring  = NW*STAGES*ROWS*chunk<type, CB>::stride*4;
-    static constexpr int red   = 4*NW*ROWS*MAX_COLS*4;
-    static constexpr int fixed = ring + red + (NW*STAGES*8 + 15)/16*16; // without the activations
-    static __host__ __device__ int y_bars(const int nb)    { return ((nb + CB - 1)/CB*8 + 15)/16*16; }
-    static __host__ __device__ int col_bytes(const int nb) { return nb*256 + 64; }
-    static __host__ __device__ int with_y(const int nb, const int ncols) {
-        return fixed + y_bars(nb) + ncols*col_bytes(nb) + nb*64;
-    }
-};
-
 // segs: the matrices (rows of nb blocks, row stride row_bytes) and their outputs, ntiles tiles in all;
 // yq/ym from tq_mmv_quantize. Grid: at most ntiles CTAs (launch_k sizes it to one resident wave); needs
 // NW <= chunks per row.
@@ -480,10 +461,7 @@ struct smem_layout {
 // ggml's fused MUL_MAT x2 + GLU.
 // DEEP: activations prefetched 3 blocks ahead across chunk boundaries instead of 1 block ahead within a
 // chunk (see deep_prefetch_rule).
-// YS: every CTA first copies all activations into shared memory (smem_layout; ncols*K bytes + 64 per
-// block), and the B fragments come from there: no L2 round trip per block, no register ring, no 64-bit
-// address arithmetic per load (see use_smem_activations).
-template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool YS>
+template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const mv_segments segs, const int ntiles, const int * yq, const float2 * ym,
         const int nb, const int64_t row_bytes, const int ncols, const char * __restrict__ x_up, const int glu) {
@@ -492,9 +470,7 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     constexpr int CW  = chunk<type, CB>::stride; // words per row per stage in shared memory
     constexpr bool BULK = cpy == COPY_BULK;
     constexpr int CPR = BULK ? 1 : CB*BS/cpy; // cp.async copies per row of a full chunk
-    static_assert(!(DEEP && YS), "one activation path");
-    using L = smem_layout<type, NW, STAGES, CB>;
-    extern __shared__ __align__(16) uint32_t tq_mmv_smem[];
+    extern __shared__ uint32_t tq_mmv_smem[];
 
     const int lane = threadIdx.x, warp = threadIdx.y;
     const int g = lane / 4, t = lane % 4;
@@ -512,19 +488,6 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     }
 
     const int nchunks  = (nb + CB - 1) / CB;
-    uint64_t * y_bars = (uint64_t *) ((char *) tq_mmv_smem + L::fixed);    // YS: [nchunks]
-    char * ys = (char *) tq_mmv_smem + L::fixed + L::y_bars(nb);           // YS: [ncols][col_bytes]
-    const float4 * yms = (const float4 *) (ys + ncols*L::col_bytes(nb));   // YS: [nb][4]
-#ifdef TQ_MMV_BULK_AVAILABLE
-    if (YS) {
-        if (warp == 0 && lane == 0) {
-            for (int c = 0; c < nchunks; ++c) {
-                mbar_init(&y_bars[c], 1);
-            }
-        }
-        __syncthreads(); // initialized before any warp waits on them
-    }
-#endif
     const int nmat     = x_up != nullptr ? 2 : 1;
     const int my_tiles = (ntiles - (int) blockIdx.x + (int) gridDim.x - 1) / (int) gridDim.x;
     const int per_tile = (nmat*nchunks - warp + NW - 1) / NW; // this warp's chunks of every tile (>= 1)
@@ -579,56 +542,28 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     }
     pdl_wait(); // yq, ym: written by tq_mmv_quantize
     pdl_launch_dependents();
-    if (YS) {
-#ifdef TQ_MMV_BULK_AVAILABLE
-        // chunk by chunk in K order (the order the warps need them), each completing its own mbarrier
-        if (warp == 0 && lane == 0) {
-            for (int c = 0; c < nchunks; ++c) {
-                const int kb0 = c*CB, n = min(CB, nb - kb0);
-                mbar_expect_tx(&y_bars[c], (ncols*256 + 64)*n);
-                for (int col = 0; col < ncols; ++col) {
-                    bulk_copy(ys + col*L::col_bytes(nb) + kb0*256, (const char *) yq + ((int64_t) col*nb + kb0)*256,
-                              n*256, &y_bars[c]);
-                }
-                bulk_copy((char *) yms + kb0*64, (const char *) ym + (int64_t) kb0*64, n*64, &y_bars[c]);
-            }
-        }
-#else
-        for (int i = warp*32 + lane; i < ncols*nb*16; i += NW*32) {
-            const int col = i / (nb*16);
-            ((int4 *) (ys + col*L::col_bytes(nb)))[i - col*nb*16] = ((const int4 *) yq)[i];
-        }
-        for (int i = warp*32 + lane; i < nb*4; i += NW*32) {
-            ((float4 *) yms)[i] = ((const float4 *) ym)[i];
-        }
-        __syncthreads();
-#endif
-    }
 
     float acc[4]    = {0.0f, 0.0f, 0.0f, 0.0f}; // x (gate), this tile
     float acc_up[4] = {0.0f, 0.0f, 0.0f, 0.0f}; // x_up
     // B fragment: lane (g, t) feeds activation column g. Lanes of absent columns (g >= ncols) read
     // column ncols - 1 instead of loading predicated zeros: their mma output column is never stored,
     // and unpredicated loads keep the activation stream to 5 loads per block and lane.
-    // int4 k of block kb of this lane's column: [kb*16 + 4k] from here (quantizer order, quantize_block)
-    const int4 * yrow  = (const int4 *) yq + (int64_t) min(g, ncols - 1)*nb*16 + t;
-    const int4 * ysrow = (const int4 *) (ys + min(g, ncols - 1)*L::col_bytes(nb)) + t; // YS
+    const int4 * yrow = (const int4 *) yq + ((int64_t) min(g, ncols - 1)*nb*4 + t)*4; // + kb*16 int4
 
-    // Without YS, activations (and their scales) come from L2 (shared by all CTAs): their latency is
-    // hidden by loading them PF blocks ahead into a ring of R = PF + 1 register sets (20 registers each).
-    // DEEP: 3 blocks ahead and across chunk boundaries (the last blocks of an item load the first ones of
-    // the warp's next item, so no item starts on an L2 round trip); else 1 block ahead, the first block of
-    // a chunk loaded just before waiting for its weights. Block b of a chunk sits in slot b % R (R | CB).
-    // YS: loaded from shared memory where they are used.
-    constexpr int PF = YS ? 0 : DEEP ? 3 : 1;
+    // Activations (and their scales) come from L2 (shared by all CTAs): their latency is hidden by
+    // loading them PF blocks ahead into a ring of R = PF + 1 register sets (20 registers each). DEEP: 3
+    // blocks ahead and across chunk boundaries (the last blocks of an item load the first ones of the
+    // warp's next item, so no item starts on an L2 round trip); else 1 block ahead, the first block of a
+    // chunk loaded just before waiting for its weights. Block b of a chunk sits in slot b % R (R | CB).
+    constexpr int PF = DEEP ? 3 : 1;
     constexpr int R  = PF + 1;
     static_assert(CB % R == 0, "the activation ring must divide the chunk");
     auto load_y = [&](const int kb, int4 (&yv)[4], float4 & m) {
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
-            yv[k] = YS ? ysrow[kb*16 + 4*k] : yrow[(int64_t) kb*16 + 4*k];
+            yv[k] = yrow[(int64_t) kb*16 + k];
         }
-        m = YS ? yms[kb*4 + t] : *((const float4 *) (ym + (int64_t) kb*MAX_COLS) + t);
+        m = *((const float4 *) (ym + (int64_t) kb*MAX_COLS) + t);
     };
     auto kb0_of = [&](const int j) { // first block of item j's chunk
         const int c = chunk_of(j);
@@ -664,11 +599,6 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         } else {
             cp_async_wait<STAGES - 1>();
         }
-#ifdef TQ_MMV_BULK_AVAILABLE
-        if (YS) {
-            mbar_wait(&y_bars[kb0 / CB], 0); // one phase: complete once, then every wait passes
-        }
-#endif
         __syncwarp();
 
         const uint32_t * sb = wbuf + (j % STAGES)*ROWS*CW;
@@ -756,66 +686,51 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     }
 }
 
+template <int type, int NW, int STAGES, int CB>
+constexpr int smem_bytes() {
+    return NW*STAGES*ROWS*chunk<type, CB>::stride*4 + 4*NW*ROWS*MAX_COLS*4 + NW*STAGES*8;
+}
+
 // Whether the kernel handles this shape/alignment: even number of blocks per row (block pairs are
 // word aligned), 4-byte aligned rows.
 static inline bool supported(const int nb, const int64_t row_bytes, const uintptr_t x) {
     return nb >= 2 && nb % 2 == 0 && row_bytes % 4 == 0 && x % 4 == 0;
 }
 
-// Per device and kernel instantiation: whether launches may use PDL, and how many CTAs fit on an SM
-// for a given dynamic shared memory size (the occupancy API, cached: with YS the size depends on K and
-// the batch).
+// Per device and kernel instantiation: whether launches may use PDL, and one resident wave of CTAs.
 struct launch_info {
     bool init = false;
     bool pdl  = false; // programmatic dependent launch
     bool bulk = false; // Hopper bulk copies (cc >= 9.0)
-    int  nsm  = 0;
-    static constexpr int NOCC = 8;
-    int  occ_smem[NOCC] = {}, occ_ctas[NOCC] = {}, nocc = 0;
+    int  max_ctas = 0;
 };
 
 // cache: the caller's static array, one per kernel instantiation (function pointer types of the
 // instantiations are alike, so the cache cannot live in a template on the kernel's type).
 template <typename Kernel>
-static launch_info & get_launch_info(launch_info (&cache)[64], Kernel kernel) {
+static const launch_info & get_launch_info(launch_info (&cache)[64], Kernel kernel, const int threads, const int smem) {
     int dev = 0;
     cudaGetDevice(&dev);
     launch_info & li = cache[dev >= 0 && dev < 64 ? dev : 0];
     if (!li.init) {
-        int cc_major = 0, smem_optin = 0;
+        if (smem > 48*1024) {
+            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+        }
+        int cc_major = 0, nsm = 0, occ = 0;
         cudaDeviceGetAttribute(&cc_major, cudaDevAttrComputeCapabilityMajor, dev);
-        cudaDeviceGetAttribute(&li.nsm, cudaDevAttrMultiProcessorCount, dev);
-        cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_optin);
+        cudaDeviceGetAttribute(&nsm, cudaDevAttrMultiProcessorCount, dev);
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, kernel, threads, smem);
         cudaFuncAttributes fa = {};
         cudaFuncGetAttributes(&fa, kernel);
         // as ggml-cuda decides for its own kernels (GGML_CUDA_PDL=0 turns it off); PDL code is only
         // emitted for PTX >= 9.0
         const char * env = getenv("GGML_CUDA_PDL");
-        li.pdl  = cc_major >= 9 && fa.ptxVersion >= 90 && (env == nullptr || atoi(env) != 0);
-        li.bulk = cc_major >= 9 && fa.ptxVersion >= 90;
-        li.init = true;
+        li.pdl      = cc_major >= 9 && fa.ptxVersion >= 90 && (env == nullptr || atoi(env) != 0);
+        li.bulk     = cc_major >= 9 && fa.ptxVersion >= 90;
+        li.max_ctas = (occ > 0 ? occ : 1)*nsm;
+        li.init     = true;
     }
     return li;
-}
-
-// CTAs per SM of kernel with smem bytes of dynamic shared memory (0: it does not fit).
-template <typename Kernel>
-static int ctas_per_sm(launch_info & li, Kernel kernel, const int threads, const int smem) {
-    for (int i = 0; i < li.nocc; ++i) {
-        if (li.occ_smem[i] == smem) {
-            return li.occ_ctas[i];
-        }
-    }
-    int occ = 0;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, kernel, threads, smem) != cudaSuccess) {
-        (void) cudaGetLastError();
-        occ = 0;
-    }
-    const int i = li.nocc < launch_info::NOCC ? li.nocc++ : smem % launch_info::NOCC;
-    li.occ_smem[i] = smem;
-    li.occ_ctas[i] = occ;
-    return occ;
 }
 
 template <typename... KArgs, typename... Args>
@@ -863,50 +778,34 @@ static inline int total_tiles(const mv_args & a) {
     return last.tile0 + (last.nrows + ROWS - 1) / ROWS;
 }
 
-// One instantiation of tq_mmv_kernel: its shared memory for a call and its launch facts.
-template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool YS>
-struct mv_kernel {
-    static constexpr auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB, DEEP, YS>;
-    static int smem(const mv_args & a) {
-        using L = smem_layout<type, NW, STAGES, CB>;
-        return YS ? L::with_y(a.nb, a.ncols) : L::fixed;
-    }
-    static launch_info & info() {
-        static launch_info cache[64];
-        return get_launch_info(cache, kernel);
-    }
-    static int ctas_per_sm(const mv_args & a) {
-        return tq_mmv::ctas_per_sm(info(), kernel, NW*32, smem(a));
-    }
-};
-
 // Quantize (unless a.opt.quantize is false) and launch; false, launching nothing, where this is the bulk-copy
-// instantiation and the device or the loaded code has no bulk copies, or the shared memory does not fit.
-template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool YS>
+// instantiation and the device or the loaded code has no bulk copies.
+template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP>
 static bool launch_k(const mv_args & a) {
-    using K = mv_kernel<type, cpy, NW, STAGES, CB, DEEP, YS>;
-    const launch_info & li = K::info();
-    const int ctas = K::ctas_per_sm(a);
-    if ((cpy == COPY_BULK && !li.bulk) || ctas == 0) {
+    constexpr int smem = smem_bytes<type, NW, STAGES, CB>();
+    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB, DEEP>;
+    static launch_info cache[64];
+    const launch_info & li = get_launch_info(cache, kernel, NW*32, smem);
+    if (cpy == COPY_BULK && !li.bulk) {
         return false;
     }
     const mv_options & o = a.opt;
     if (o.quantize && o.norm_w != nullptr) {
         const auto quantize = tq_mmv_quantize_rms_norm<type>;
         static launch_info qcache[64];
-        const launch_info & qi = get_launch_info(qcache, quantize);
+        const launch_info & qi = get_launch_info(qcache, quantize, 128, 0);
         launch(quantize, dim3((a.nb + 3) / 4, MAX_COLS, 1), dim3(32, 4, 1), 0, a.stream, qi.pdl,
                a.y, o.norm_w, o.norm_eps, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y);
     } else if (o.quantize) {
         const auto quantize = tq_mmv_quantize<type>;
         static launch_info qcache[64];
-        const launch_info & qi = get_launch_info(qcache, quantize);
+        const launch_info & qi = get_launch_info(qcache, quantize, 32, 0);
         launch(quantize, dim3(a.nb, MAX_COLS, 1), dim3(32, 1, 1), 0, a.stream, qi.pdl,
                a.y, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y);
     }
     const int ntiles = total_tiles(a);
-    const dim3 grid(min(ntiles, ctas*li.nsm), 1, 1);
-    launch(K::kernel, grid, dim3(32, NW, 1), K::smem(a), a.stream, li.pdl,
+    const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
+    launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
            a.segs, ntiles, (const int *) a.yq, (const float2 *) a.ym, a.nb, a.row_bytes, a.ncols, o.x_up, o.glu);
     return true;
 }
@@ -927,36 +826,14 @@ static inline bool deep_prefetch_enabled() {
     return on;
 }
 
-// Activations in shared memory (YS of tq_mmv_kernel) where they take no CTA off an SM: the copy costs
-// each CTA ncols*K bytes from L2 once, and saves per block the L2 loads, their 64-bit address arithmetic
-// and the register ring (session 6, bench/results/gpu-h100-2026-11-22-s6). Needs 16-byte aligned yq/ym
-// (bulk copies, 128-bit loads) and no 4-byte weight copies (rare layouts: not instantiated).
-// TQ_GGUF_CUDA_MMV_YS=0 turns it off (A/B).
-static inline bool smem_activations_enabled() {
-    static const bool on = [] { const char * e = getenv("TQ_GGUF_CUDA_MMV_YS"); return e == nullptr || atoi(e) != 0; }();
-    return on;
-}
-
 template <int type, int cpy, int NW, int STAGES, int CB>
 static bool launch_kp(const mv_args & a) {
-    constexpr bool deep_rule = deep_prefetch_rule<NW, STAGES, CB>();
-    const bool deep = deep_rule && deep_prefetch_enabled();
-    if constexpr (cpy != 4) {
-        if (smem_activations_enabled() && (uintptr_t) a.yq % 16 == 0 && (uintptr_t) a.ym % 16 == 0) {
-            using KY = mv_kernel<type, cpy, NW, STAGES, CB, false, true>;
-            const int ctas_reg = deep ? mv_kernel<type, cpy, NW, STAGES, CB, deep_rule, false>::ctas_per_sm(a)
-                                      : mv_kernel<type, cpy, NW, STAGES, CB, false, false>::ctas_per_sm(a);
-            if (KY::ctas_per_sm(a) >= ctas_reg && launch_k<type, cpy, NW, STAGES, CB, false, true>(a)) {
-                return true;
-            }
+    if constexpr (deep_prefetch_rule<NW, STAGES, CB>()) {
+        if (deep_prefetch_enabled()) {
+            return launch_k<type, cpy, NW, STAGES, CB, true>(a);
         }
     }
-    if constexpr (deep_rule) {
-        if (deep) {
-            return launch_k<type, cpy, NW, STAGES, CB, true, false>(a);
-        }
-    }
-    return launch_k<type, cpy, NW, STAGES, CB, false, false>(a);
+    return launch_k<type, cpy, NW, STAGES, CB, false>(a);
 }
 
 template <int type, int NW, int STAGES, int CB = 8>
