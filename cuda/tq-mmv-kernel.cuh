@@ -931,7 +931,7 @@ static void launch_default(const mv_args & a) {
 //     computed inside the quantization;
 //   * quantize false (harness): yq/ym are already there;
 //   * variant (harness only): 0 = default; 1..7: fixed (NW, STAGES) for comparisons; 8: chunks of 8
-//     only; 9..11: chunks of 4 on long rows (NW, STAGES) = (8, 3), (4, 4), (8, 2).
+//     only; 9..11: chunks of 4 on long rows (NW, STAGES) = (8, 3), (4, 4), (8, 2); 12: (2, 2).
 //
 // Tried twice and removed: quantizing the activations inside the mat-vec (no separate kernel).
 //   1. each warp its own blocks: 3072 x 3072 5.6 vs 8.8 us alone, but llama-bench tg128 slower (H200,
@@ -941,6 +941,12 @@ static void launch_default(const mv_args & a) {
 //      4096 x 4096 gain (5.9 vs 7.0 us); 8192 x 3072 8.6 vs 7.2, 3072 x 8192 10.5 vs 7.8, n = 2 up to
 //      2x slower; 3B tg128 TQ2_0 429 vs 484 t/s. Each of hundreds of CTAs repeats the quantization
 //      before it can decode, while the separate kernel runs once and overlaps through PDL.
+// Tried and removed (session 6, bench/results/gpu-h100-2026-11-22-s6): every CTA bulk-copying the
+// quantized activations into shared memory once (an mbarrier per chunk) and reading the B fragments
+// from there. Registers fell from 100-173 to 64-80, but occupancy stays bound by the weight rings'
+// shared memory, the L2 stall was not where the time goes (ncu long-scoreboard stalls 1.24 -> 1.09
+// cycles per instruction: it is the weight wait) and each CTA starts on its copy: TQ2_0 28672 x 8192
+// 25.7 vs 25.0 us, 3072 x 8192 5.8 vs 4.6; only TQ1_0 28672 x 8192 gained (30.4 vs 31.8).
 template <int type>
 static void mul_mat_vec_segments(const mv_segments & segs, const float * y, int * yq, float2 * ym, int nb,
                                  int64_t row_bytes, int ncols, int64_t stride_col_y, cudaStream_t stream,
@@ -961,6 +967,7 @@ static void mul_mat_vec_segments(const mv_segments & segs, const float * y, int 
         case 9:  if (nb >= 32) { launch_nw<type, 8, 3, 4>(a); return; } break;
         case 10: if (nb >= 16) { launch_nw<type, 4, 4, 4>(a); return; } break;
         case 11: if (nb >= 32) { launch_nw<type, 8, 2, 4>(a); return; } break;
+        case 12: if (nchunks >= 2) { launch_nw<type, 2, 2>(a); return; } break;
         default: break;
     }
 #endif
