@@ -450,17 +450,6 @@ static __device__ __forceinline__ void tq_mmv_block(
     acc[3] += dx1*(m.z*(float) c[3] - m.w);
 }
 
-// CTAs per SM the register allocation of a kernel must allow (__launch_bounds__). The deep prefetch's
-// register ring puts 4-warp kernels at 171-173 registers: 2 CTAs per SM, while their shared memory
-// (TQ2_0 chunks of 8, 2 stages: 74 KB) allows 3; capping them at 168 registers gives 3.
-#ifndef TQ_MMV_DEEP_MIN_CTAS
-#define TQ_MMV_DEEP_MIN_CTAS 3
-#endif
-template <int NW, bool DEEP>
-constexpr int deep_min_ctas() {
-    return DEEP && NW == 4 ? TQ_MMV_DEEP_MIN_CTAS : 1;
-}
-
 // segs: the matrices (rows of nb blocks, row stride row_bytes) and their outputs, ntiles tiles in all;
 // yq/ym from tq_mmv_quantize. Grid: at most ntiles CTAs (launch_k sizes it to one resident wave); needs
 // NW <= chunks per row.
@@ -473,7 +462,7 @@ constexpr int deep_min_ctas() {
 // DEEP: activations prefetched 3 blocks ahead across chunk boundaries instead of 1 block ahead within a
 // chunk (see deep_prefetch_rule).
 template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP>
-__global__ void __launch_bounds__(NW*32, deep_min_ctas<NW, DEEP>()) tq_mmv_kernel(
+__global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const mv_segments segs, const int ntiles, const int * yq, const float2 * ym,
         const int nb, const int64_t row_bytes, const int ncols, const char * __restrict__ x_up, const int glu) {
     constexpr int BS  = traits<type>::bs;
