@@ -941,7 +941,12 @@ static void launch_default(const mv_args & a) {
 //      4096 x 4096 gain (5.9 vs 7.0 us); 8192 x 3072 8.6 vs 7.2, 3072 x 8192 10.5 vs 7.8, n = 2 up to
 //      2x slower; 3B tg128 TQ2_0 429 vs 484 t/s. Each of hundreds of CTAs repeats the quantization
 //      before it can decode, while the separate kernel runs once and overlaps through PDL.
-// Tried and removed (session 6, bench/results/gpu-h100-2026-11-22-s6): every CTA bulk-copying the
+// Tried and removed (session 6, bench/results/gpu-h100-2026-11-22-s6): capping the 4-warp deep-prefetch
+// kernels at 168 registers (__launch_bounds__ min 3 CTAs) for 3 CTAs per SM instead of 2: TQ2_0 28672 x
+// 8192 28.9 vs 25.7 us at n = 1, 42.2 vs 32.2 at n = 8; 8192 x 28672 37.8 vs 29.4. A one-wave grid of
+// 396 CTAs owning whole tiles splits them unevenly (1792 tiles: 4 or 5 each; 512: 1 or 2), and the
+// third CTA's shared memory comes out of L1 (activation hit rate 96% -> 78% on 8192 x 28672).
+// Tried and removed (session 6): every CTA bulk-copying the
 // quantized activations into shared memory once (an mbarrier per chunk) and reading the B fragments
 // from there. Registers fell from 100-173 to 64-80, but occupancy stays bound by the weight rings'
 // shared memory, the L2 stall was not where the time goes (ncu long-scoreboard stalls 1.24 -> 1.09
