@@ -104,16 +104,6 @@ static __device__ __forceinline__ void pdl_wait() {
 #endif
 }
 
-// Named CTA barriers (id 1..15; 0 is __syncthreads): arrive does not wait, sync waits until nthreads have
-// arrived or synced; memory written before arrive is visible after the sync (producer/consumer).
-static __device__ __forceinline__ void named_barrier_sync(const int id, const int nthreads) {
-    asm volatile("bar.sync %0, %1;\n" :: "r"(id), "r"(nthreads) : "memory");
-}
-
-static __device__ __forceinline__ void named_barrier_arrive(const int id, const int nthreads) {
-    asm volatile("bar.arrive %0, %1;\n" :: "r"(id), "r"(nthreads) : "memory");
-}
-
 static __device__ __forceinline__ void pdl_launch_dependents() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
@@ -499,25 +489,21 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
 
     const int nchunks  = (nb + CB - 1) / CB;
     const int nmat     = x_up != nullptr ? 2 : 1;
-    const int nct      = nmat*nchunks; // chunks of a tile (matrix c / nchunks, first block (c % nchunks)*CB)
     const int my_tiles = (ntiles - (int) blockIdx.x + (int) gridDim.x - 1) / (int) gridDim.x;
-    // The CTA's tiles are blockIdx.x + tl*gridDim.x (tl: local tile index). The warps deal out the chunks
-    // of its tiles round-robin as one sequence: chunk c of local tile tl goes to warp (tl*nct + c) % NW.
-    // When NW does not divide nct (8192 x 28672: 14 chunks, 4 warps), which warps get the extra chunk
-    // rotates from tile to tile, so no warp carries it every time; warps meet only through the
-    // per-tile reduction's named barriers (see below), not a CTA-wide barrier.
-    struct item { int tl, c; }; // tl >= my_tiles: past this warp's last item
-    auto first_of = [&](const int tl) { return item{tl, ((warp - tl*nct) % NW + NW) % NW}; };
-    auto next_of  = [&](item it) { it.c += NW; return it.c < nct ? it : first_of(it.tl + 1); };
-    auto tile_of  = [&](const item & it) { return (int) blockIdx.x + it.tl*(int) gridDim.x; };
+    const int per_tile = (nmat*nchunks - warp + NW - 1) / NW; // this warp's chunks of every tile (>= 1)
+    const int nitems   = my_tiles*per_tile;
+    // item j of this warp: tile blockIdx.x + (j / per_tile)*gridDim.x, chunk warp + NW*(j % per_tile) of
+    // the tile's nmat*nchunks chunks (matrix c / nchunks, first block (c % nchunks)*CB)
+    auto tile_of  = [&](const int j) { return (int) blockIdx.x + (j / per_tile)*(int) gridDim.x; };
+    auto chunk_of = [&](const int j) { return warp + NW*(j % per_tile); };
 
-    auto issue = [&](const item & it, const int stage) {
-        if (it.tl < my_tiles) {
-            const int tile = tile_of(it);
+    auto issue = [&](const int j, const int stage) {
+        if (j < nitems) {
+            const int tile = tile_of(j);
             const mv_segment sg = segment_of(segs, tile);
             const int row0  = (tile - sg.tile0)*ROWS;
             const int nrows = sg.nrows;
-            const int c     = it.c;
+            const int c     = chunk_of(j);
             const int kb0   = (c < nchunks ? c : c - nchunks)*CB;
             const char * src = (c < nchunks ? sg.x : x_up) + (int64_t) kb0*BS;
             char * sb = (char *) (wbuf + stage*ROWS*CW);
@@ -550,11 +536,9 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         }
     };
 
-    item it_issue = first_of(0); // the item the next issue() copies: STAGES - 1 ahead of the loop's
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s) {
-        issue(it_issue, s);
-        it_issue = next_of(it_issue);
+        issue(s, s);
     }
     pdl_wait(); // yq, ym: written by tq_mmv_quantize
     pdl_launch_dependents();
@@ -581,34 +565,33 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         }
         m = *((const float4 *) (ym + (int64_t) kb*MAX_COLS) + t);
     };
-    auto kb0_of = [&](const item & it) { // first block of the item's chunk
-        return (it.c < nchunks ? it.c : it.c - nchunks)*CB;
+    auto kb0_of = [&](const int j) { // first block of item j's chunk
+        const int c = chunk_of(j);
+        return (c < nchunks ? c : c - nchunks)*CB;
     };
     int4   yv[R][4];
     float4 ymv[R];
-    auto prefetch_first = [&](const item & it) { // slots 0..PF-1: the first blocks of the item (any item: clamped)
-        const int kb0 = kb0_of(it);
+    auto prefetch_first = [&](const int j) { // slots 0..PF-1: the first blocks of item j (clamped: always valid)
+        const int kb0 = kb0_of(j < nitems ? j : nitems - 1);
 #pragma unroll
         for (int b = 0; b < PF; ++b) {
             load_y(min(kb0 + b, nb - 1), yv[b], ymv[b]);
         }
     };
-    item it = first_of(0);
     if (DEEP) {
-        prefetch_first(it);
+        prefetch_first(0);
     }
 
-    for (int j = 0; it.tl < my_tiles; ++j) {
-        issue(it_issue, (j + STAGES - 1) % STAGES); // refills the slot consumed at j - 1
-        it_issue = next_of(it_issue);
+    int buf = 0; // reduction buffer of the current tile
+    for (int j = 0; j < nitems; ++j) {
+        issue(j + STAGES - 1, (j + STAGES - 1) % STAGES); // refills the slot consumed at j - 1
 
-        const item it_next = next_of(it); // prefetched in this one (DEEP)
-        const bool up   = it.c >= nchunks; // chunk of x_up
-        const int  kb0  = kb0_of(it);
-        const int  kb0n = kb0_of(it_next.tl < my_tiles ? it_next : it);
+        const bool up   = chunk_of(j) >= nchunks; // chunk of x_up
+        const int  kb0  = kb0_of(j);
+        const int  kb0n = kb0_of(j + 1 < nitems ? j + 1 : j); // the next item's (prefetched in this one)
         const int  nblk = min(CB, nb - kb0); // even, >= 2
         if (!DEEP) {
-            prefetch_first(it);
+            prefetch_first(j);
         }
 
         if (BULK) {
@@ -641,7 +624,7 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
                 tq_mmv_block<type>(cacc, r0 + (b/2)*PW, r1 + (b/2)*PW, true,  t, yv[1], ymv[1]);
             }
             if (DEEP) {
-                prefetch_first(it_next.tl < my_tiles ? it_next : it);
+                prefetch_first(j + 1);
             }
         }
 #pragma unroll
@@ -654,18 +637,8 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         }
         __syncwarp(); // this slot is refilled by the next iteration's issue
 
-        if (it.c + NW >= nct) { // this warp's last chunk of the tile: its partial sums go to the reduction
-            // Per local tile tl, buffer tl % 2 holds every warp's partial sums. The warp with the tile's last
-            // chunk (reducer) waits for the others (named barrier FULL: they arrive, it syncs), sums the
-            // partials in warp order and writes the outputs; the others go on to their next tile at once.
-            // Before a warp writes buffer b for tile tl >= 2 it waits until the reducer of tile tl - 2 has
-            // read it (named barrier FREE: that reducer arrives, the other warps sync).
-            const int tl = it.tl, b = tl & 1;
-            auto reducer_of = [&](const int tl_) { return ((tl_ + 1)*nct - 1) % NW; };
-            float * rb = red + b*NW*2*ROWS*MAX_COLS; // [NW][matrix][ROWS][MAX_COLS]
-            if (NW > 1 && tl >= 2 && warp != reducer_of(tl - 2)) {
-                named_barrier_sync(3 + b, NW*32);
-            }
+        if (j % per_tile == per_tile - 1) { // this warp's last chunk of the tile: cross-warp reduction
+            float * rb = red + buf*NW*2*ROWS*MAX_COLS; // [NW][matrix][ROWS][MAX_COLS]
 #pragma unroll
             for (int m = 0; m < 2; ++m) {
                 const float * a = m == 0 ? acc : acc_up;
@@ -677,48 +650,36 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
             }
             acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
             acc_up[0] = acc_up[1] = acc_up[2] = acc_up[3] = 0.0f;
-            if (warp != reducer_of(tl)) {
-                named_barrier_arrive(1 + b, NW*32);
-            } else {
-                if (NW > 1) {
-                    named_barrier_sync(1 + b, NW*32);
-                } else {
-                    __syncwarp();
-                }
-                const int tile = tile_of(it);
-                const mv_segment sg = segment_of(segs, tile);
-                const int row0 = (tile - sg.tile0)*ROWS;
+            // Every warp reaches this barrier once per tile. The other buffer is rewritten only after
+            // the next tile's barrier, which every reader of this one has passed.
+            __syncthreads();
+            const int tile = tile_of(j);
+            const mv_segment sg = segment_of(segs, tile);
+            const int row0 = (tile - sg.tile0)*ROWS;
+            for (int idx = warp*32 + lane; idx < ROWS*MAX_COLS; idx += NW*32) {
+                const int r = idx / MAX_COLS, col = idx % MAX_COLS;
+                float v = 0.0f;
 #pragma unroll
-                for (int idx = lane; idx < ROWS*MAX_COLS; idx += 32) {
-                    const int r = idx / MAX_COLS, col = idx % MAX_COLS;
-                    float v = 0.0f;
+                for (int w = 0; w < NW; ++w) {
+                    v += rb[(w*2*ROWS + r)*MAX_COLS + col];
+                }
+                if (nmat == 2) {
+                    float u = 0.0f;
 #pragma unroll
                     for (int w = 0; w < NW; ++w) {
-                        v += rb[(w*2*ROWS + r)*MAX_COLS + col];
+                        u += rb[((w*2 + 1)*ROWS + r)*MAX_COLS + col];
                     }
-                    if (nmat == 2) {
-                        float u = 0.0f;
-#pragma unroll
-                        for (int w = 0; w < NW; ++w) {
-                            u += rb[((w*2 + 1)*ROWS + r)*MAX_COLS + col];
-                        }
-                        v = glu_apply(glu, v, u);
-                    }
-                    if (col < ncols && row0 + r < sg.nrows) {
-                        if (sg.add != nullptr) {
-                            v += sg.add[col*sg.stride_add + row0 + r];
-                        }
-                        sg.dst[col*sg.stride_dst + row0 + r] = v;
-                    }
+                    v = glu_apply(glu, v, u);
                 }
-                if (NW > 1 && tl + 2 < my_tiles) {
-                    named_barrier_arrive(3 + b, NW*32); // buffer b may be rewritten (tile tl + 2)
-                } else {
-                    __syncwarp();
+                if (col < ncols && row0 + r < sg.nrows) {
+                    if (sg.add != nullptr) {
+                        v += sg.add[col*sg.stride_add + row0 + r];
+                    }
+                    sg.dst[col*sg.stride_dst + row0 + r] = v;
                 }
             }
+            buf ^= 1;
         }
-        it = it_next;
     }
     if (!BULK) {
         cp_async_wait<0>(); // only empty groups can be left
@@ -766,11 +727,6 @@ static const launch_info & get_launch_info(launch_info (&cache)[64], Kernel kern
         const char * env = getenv("GGML_CUDA_PDL");
         li.pdl      = cc_major >= 9 && fa.ptxVersion >= 90 && (env == nullptr || atoi(env) != 0);
         li.bulk     = cc_major >= 9 && fa.ptxVersion >= 90;
-        // TQ_GGUF_CUDA_MMV_CTAS_PER_SM=N caps the resident CTAs per SM (A/B runs of the occupancy)
-        const char * cap = getenv("TQ_GGUF_CUDA_MMV_CTAS_PER_SM");
-        if (cap != nullptr && atoi(cap) > 0 && atoi(cap) < occ) {
-            occ = atoi(cap);
-        }
         li.max_ctas = (occ > 0 ? occ : 1)*nsm;
         li.init     = true;
     }
