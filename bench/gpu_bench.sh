@@ -46,6 +46,16 @@ TYPES="Q4_0 Q2_0 TQ2_0 TQ1_0"
 REPS=${REPS:-3}
 SUMMARY=$OUT/summary.txt
 say() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$SUMMARY"; }
+# H = the kernel harness binary: .device/bin/harness if carried (built off the device: nvcc is slow on
+# no GPU), else built here once per run (log: harness-build.log)
+harness_bin() {
+  H=.device/bin/harness
+  [ -x $H ] && return
+  H=/tmp/tq_mmv_harness
+  [ -n "${HARNESS_BUILT:-}" ] && return
+  nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda bench/cuda_mmv_harness.cu -o $H > "$OUT/harness-build.log" 2>&1
+  HARNESS_BUILT=1
+}
 
 for stage in "$@"; do
   t0=$(date +%s)
@@ -97,16 +107,13 @@ for stage in "$@"; do
     cat "$OUT"/sanitize-*.log > "$OUT/sanitize.log"; rm -f "$OUT"/sanitize-*.log ;;
   harness)
     # standalone TQ mat-vec kernel harness (cuda/tq-mmv-kernel.cuh): correctness vs float64 + timing
-    # .device/bin/harness if carried (built here: nvcc is slow on no GPU), else built
-    H=.device/bin/harness
-    [ -x $H ] || { nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda bench/cuda_mmv_harness.cu -o /tmp/tq_mmv_harness > "$OUT/harness.log" 2>&1 && H=/tmp/tq_mmv_harness; }
-    $H >> "$OUT/harness.log" 2>&1
+    harness_bin
+    $H > "$OUT/harness.log" 2>&1
     say "harness rc=$?"; grep -E "^\||fails|FAIL|device|copy" "$OUT/harness.log" | tee -a "$SUMMARY" ;;
   harness-ab)
     # default launches only (TQ_HARNESS_DEFAULT_ONLY), A = as built vs B = with $HARNESS_B_ENV, two
-    # interleaved rounds; .device/bin/harness if carried (built here: nvcc is slow on no GPU), else built
-    H=.device/bin/harness
-    [ -x $H ] || { nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda bench/cuda_mmv_harness.cu -o /tmp/tq_mmv_harness && H=/tmp/tq_mmv_harness; }
+    # interleaved rounds
+    harness_bin
     HB=${HARNESS_B_BIN:-$H}; BENV=${HARNESS_B_ENV:-TQ_GGUF_CUDA_MMV_RULES=0}
     [ -n "${HARNESS_B_BIN:-}" ] && BENV=${HARNESS_B_ENV:-TQ_HARNESS_B=1}
     for r in 1 2; do
@@ -122,8 +129,7 @@ for stage in "$@"; do
       /tmp/tq_mmv_harness_ref >> "$OUT/harness-ref.log" 2>&1
     say "harness-ref rc=$?"; grep -E "^\||fails|FAIL|device|copy" "$OUT/harness-ref.log" | tee -a "$SUMMARY" ;;
   profile)
-    H=.device/bin/harness
-    [ -x $H ] || { nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda bench/cuda_mmv_harness.cu -o /tmp/tq_mmv_harness && H=/tmp/tq_mmv_harness; }
+    harness_bin
     : > "$OUT/profile.log"
     IFS=';' read -ra shapes <<< "${PROFILE_SHAPES:-28672 8192;8192 28672}"
     for shape in "${shapes[@]}"; do
@@ -142,7 +148,7 @@ for stage in "$@"; do
     say "profile rc=$?"; grep -E "^## |DRAM Throughput|Memory Throughput|Duration|Achieved Occupancy|Registers Per|Issue Slots Busy|Executed Ipc A|Warp Cycles Per Issued|Block Limit" "$OUT/profile.log" | tee -a "$SUMMARY" ;;
   sass)
     # static SASS opcode counts per TQ mat-vec kernel instantiation of the harness binary
-    H=.device/bin/harness; [ -x $H ] || H=/tmp/tq_mmv_harness
+    harness_bin
     cuobjdump -sass "$H" > /tmp/tq-harness.sass 2>&1
     python3 bench/sass_mix.py /tmp/tq-harness.sass > "$OUT/sass-mix.md" 2>&1
     say "sass rc=$?: $(wc -l < "$OUT/sass-mix.md") lines" ;;

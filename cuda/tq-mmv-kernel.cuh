@@ -821,8 +821,14 @@ constexpr bool deep_prefetch_rule() {
     return CB == 8 || (CB == 4 && NW == 4 && STAGES == 4);
 }
 
+// An A/B switch of the launch rules: on unless the variable is set to a number that is 0.
+static inline bool env_switch_on(const char * name) {
+    const char * e = getenv(name);
+    return e == nullptr || atoi(e) != 0;
+}
+
 static inline bool deep_prefetch_enabled() {
-    static const bool on = [] { const char * e = getenv("TQ_GGUF_CUDA_MMV_DEEP_PF"); return e == nullptr || atoi(e) != 0; }();
+    static const bool on = env_switch_on("TQ_GGUF_CUDA_MMV_DEEP_PF");
     return on;
 }
 
@@ -875,7 +881,7 @@ static void launch_nw(const mv_args & a) {
 // TQ_GGUF_CUDA_MMV_RULES=0 leaves out the rules measured in session 4 (TQ1_0 with 16 blocks and many rows,
 // and the last three bullets), for A/B runs.
 static inline bool launch_rules_s4() {
-    static const bool on = [] { const char * e = getenv("TQ_GGUF_CUDA_MMV_RULES"); return e == nullptr || atoi(e) != 0; }();
+    static const bool on = env_switch_on("TQ_GGUF_CUDA_MMV_RULES");
     return on;
 }
 
@@ -951,12 +957,12 @@ static void launch_default(const mv_args & a) {
 // barriers (the reducing warp waits, the others go on) instead of __syncthreads. Registers fell to
 // 134-136 (3 CTAs per SM); TQ1_0 gained (28672 x 8192 29.5 vs 32.0 us, 8192 x 28672 32.6 vs 33.6),
 // TQ2_0 lost 9-32% (28672 x 8192 28.4 vs 25.9, 8192 x 28672 38.9 vs 29.5), also capped at 2 CTAs.
-// Tried and removed (session 6): every CTA bulk-copying the
-// quantized activations into shared memory once (an mbarrier per chunk) and reading the B fragments
-// from there. Registers fell from 100-173 to 64-80, but occupancy stays bound by the weight rings'
-// shared memory, the L2 stall was not where the time goes (ncu long-scoreboard stalls 1.24 -> 1.09
-// cycles per instruction: it is the weight wait) and each CTA starts on its copy: TQ2_0 28672 x 8192
-// 25.7 vs 25.0 us, 3072 x 8192 5.8 vs 4.6; only TQ1_0 28672 x 8192 gained (30.4 vs 31.8).
+// Tried and removed (session 6): every CTA bulk-copying the quantized activations into shared memory
+// once (an mbarrier per chunk) and reading the B fragments from there. Registers fell from 100-173 to
+// 64-80, but occupancy stays bound by the weight rings' shared memory, the L2 stall was not where the
+// time goes (ncu long-scoreboard stalls 1.24 -> 1.09 cycles per instruction: it is the weight wait) and
+// each CTA starts on its copy: TQ2_0 28672 x 8192 25.7 vs 25.0 us, 3072 x 8192 5.8 vs 4.6; only TQ1_0
+// 28672 x 8192 gained (30.4 vs 31.8).
 template <int type>
 static void mul_mat_vec_segments(const mv_segments & segs, const float * y, int * yq, float2 * ym, int nb,
                                  int64_t row_bytes, int ncols, int64_t stride_col_y, cudaStream_t stream,
