@@ -5,8 +5,9 @@
 // One MMQ iteration covers MMQ_ITER_K = 256 weights = exactly one TQ block per row. The loaders
 // decode the block into the Q8_0 SRAM layout: per row 64 words of int8x4 holding the trits
 // {-1,0,+1} in natural weight order, then 8 float scales (one per 32 weights, all equal to the
-// block's d). The int8 mma / dp4a products of ggml-cuda's q8_0 x q8_1 path then apply as they are
-// (MMQ_Q8_1_DS_LAYOUT_D4): ternary codes are exact in int8, so only the activations are rounded.
+// block's d). Ternary codes are exact in int8, so only the activations are rounded. Products: on
+// tensor cores cuda/tq-mmq-vec-dot.cuh (int32 sums over 128 values: the activations have one scale
+// per 128, MMQ_Q8_1_DS_LAYOUT_D4_SHARED); dp4a GPUs use ggml-cuda's q8_0 x q8_1 product as it is.
 
 #include "tq-common.cuh"
 

@@ -42,6 +42,18 @@ append(D + "common.cuh", '\n// tq_gguf: TQ1_0 / TQ2_0 type traits and decode hel
 append(D + "dequantize.cuh", '\n#include "tq-dequantize.cuh" // tq_gguf\n')
 append(D + "vecdotq.cuh", '\n#include "tq-vecdotq.cuh" // tq_gguf\n')
 append(D + "mmq-load-tiles.cuh", '\n#include "tq-mmq.cuh" // tq_gguf\n')
+append(D + "mmq-vec-dot.cuh", '\n#include "tq-mmq-vec-dot.cuh" // tq_gguf\n')
+
+# quantize.cu: the D4_SHARED activation layout (mmq.cuh below): the amax over 128 values (one warp)
+qz = D + "quantize.cu"
+old = "    constexpr int vals_per_scale = ds_layout == MMQ_Q8_1_DS_LAYOUT_D2S6 ? 64 : 32;\n"
+assert get(qz).count(old) == 1
+put(qz, get(qz).replace(old, "    constexpr int vals_per_scale = ds_layout == MMQ_Q8_1_DS_LAYOUT_D2S6 ? 64 :\n"
+                             "        ds_layout == MMQ_Q8_1_DS_LAYOUT_D4_SHARED ? 128 : 32; // tq_gguf\n"))
+for scatter, launch in (("false", "\n                <<<num_blocks, block_size, 0, stream>>>(x, ids, vy, ne00, s01, s02, s03, ne0, ne1, ne2, /*n_expert_used=*/0);\n"),
+                        ("true", "<<<num_blocks, block_size, 0, stream>>>(\n                x, ids_src1_inv, vy, ne00, /*s01=*/0, /*s02=*/stride_token, /*s03=*/0, ne0, /*ne1=*/(int) nrows_dst, /*ne2=*/1, n_expert_used);\n")):
+    case = "        case MMQ_Q8_1_DS_LAYOUT_%s:\n            quantize_mmq_q8_1<MMQ_Q8_1_DS_LAYOUT_%s, " + scatter + ">" + launch + "            break;\n"
+    after(qz, case % ("D4", "D4"), (case % ("D4_SHARED", "D4_SHARED")).replace(":\n", ": // tq_gguf\n", 1))
 
 # convert.cu: 3 contiguous + 3 strided switches, all have a Q2_0 case to anchor on
 cv = D + "convert.cu"
@@ -88,10 +100,13 @@ after(mv, sw.format(T="Q2_0"), sw.format(T="TQ2_0").replace(":\n", ": // tq_gguf
 
 # mmq.cuh
 mq = D + "mmq.cuh"
-after(mq, "        case GGML_TYPE_Q1_0:\n        case GGML_TYPE_Q2_0:\n            return MMQ_Q8_1_DS_LAYOUT_D4;\n", "")
+# activations of TQ batches: one scale per 128 values, so the TQ vec_dot sums int32 over 4 mmas
+after(mq, "    MMQ_Q8_1_DS_LAYOUT_D4,\n",
+      "    MMQ_Q8_1_DS_LAYOUT_D4_SHARED, // tq_gguf: D4 with one scale per 128 values (all four d equal)\n")
 before(mq, "        case GGML_TYPE_Q1_0:\n        case GGML_TYPE_Q2_0:\n            return MMQ_Q8_1_DS_LAYOUT_D4;\n",
-       "        case GGML_TYPE_TQ2_0: // tq_gguf: trits decoded to int8, one scale per 32 slot\n"
-       "        case GGML_TYPE_TQ1_0:\n")
+       "        case GGML_TYPE_TQ2_0: // tq_gguf (cuda/tq-mmq-vec-dot.cuh)\n"
+       "        case GGML_TYPE_TQ1_0:\n"
+       "            return MMQ_Q8_1_DS_LAYOUT_D4_SHARED;\n")
 after(mq, "        case GGML_TYPE_Q2_0:    return MMQ_DP4A_TXS_Q8_0;\n",
       "        case GGML_TYPE_TQ2_0:   return MMQ_DP4A_TXS_Q8_0; // tq_gguf\n"
       "        case GGML_TYPE_TQ1_0:   return MMQ_DP4A_TXS_Q8_0; // tq_gguf\n")
@@ -120,7 +135,7 @@ after(mq, mma, "".join(
         "            return ggml_cuda_mmq_util_funcs(\n"
         "                -1,\n"
         "                ggml_cuda_mmq_load_tiles_%s<type, J, fallback>,\n"
-        "                ggml_cuda_mmq_vec_dot_q8_0_q8_1_mma<type, J, fallback, MMQ_Q8_1_DS_LAYOUT_D4>,\n"
+        "                ggml_cuda_mmq_vec_dot_tq_q8_1_mma<type, J, fallback>,\n"
         "                ggml_cuda_mmq_write_back_mma<type, J, fallback>);\n" % (T, t)
         for T, t in (("TQ2_0", "tq2_0"), ("TQ1_0", "tq1_0"))))
 after(mq, "extern DECL_MMQ_CASE(GGML_TYPE_Q2_0);\n",
