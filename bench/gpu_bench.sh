@@ -20,7 +20,8 @@
 #                 with stall reasons, pipe use and executed instructions per SASS opcode
 #   sass          per-opcode SASS instruction counts of the TQ mat-vec kernels in the harness binary
 #   kernels-mmvq  TQ kernel perf cases with TQ_GGUF_CUDA_MMV=0 (mmvq path)
-#   kernels-mmq   TQ batches 16..512: MMQ only vs the default (dequantize + cuBLAS for large batches)
+#   kernels-mmq   TQ batches ($MMQ_N, default 16|64|256|512) with MMQ only vs the default (dequantize +
+#                 cuBLAS for large batches), and F16
 #   kernels       test-backend-ops perf -o MUL_MAT for F16, Q4_0, Q2_0, TQ2_0, TQ1_0 (4096x14336, 70B shapes);
 #                 KN: the batch sizes as a regex alternation (KN='1|8|512'; a comma list matches nothing)
 #   synth:CLS     the synthetic F16 GGUF of class CLS alone (no build needed: run it beside the build)
@@ -161,7 +162,7 @@ for stage in "$@"; do
     # TQ batches 16..512 through MMQ vs the default (dequantize + cuBLAS from 256): where the crossover is
     for env in 0 1; do
       TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=$env "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT \
-          -p 'type_a=(f16|tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=(16|32|64|128|256|512),k=(28672|8192),' \
+          -p 'type_a=(f16|tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=('"${MMQ_N:-16|64|256|512}"'),k=(28672|8192),' \
           > "$OUT/kernels-cublas-min-$env.log" 2>&1
       say "kernels TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=$env rc=$?"
       grep -E "MUL_MAT" "$OUT/kernels-cublas-min-$env.log" | sed -E 's/ +/ /g' | cut -c1-160 | tee -a "$SUMMARY"

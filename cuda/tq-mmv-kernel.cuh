@@ -54,6 +54,8 @@
 #include <cstdlib>
 #include <cuda_fp16.h>
 
+#include "tq-int-to-float.cuh"
+
 namespace tq_mmv {
 
 enum : int { TQ2 = 0, TQ1 = 1 };
@@ -444,10 +446,11 @@ static __device__ __forceinline__ void tq_mmv_block(
             c[k] += e[k];
         }
     }
-    acc[0] += dx0*(m.x*(float) c[0] - m.y);
-    acc[1] += dx0*(m.z*(float) c[1] - m.w);
-    acc[2] += dx1*(m.x*(float) c[2] - m.y);
-    acc[3] += dx1*(m.z*(float) c[3] - m.w);
+    // |c| <= 256*2*127 < 2^22 (codes 0..2, activations |q| <= 127)
+    acc[0] += dx0*(m.x*tq_small_int_to_float(c[0]) - m.y);
+    acc[1] += dx0*(m.z*tq_small_int_to_float(c[1]) - m.w);
+    acc[2] += dx1*(m.x*tq_small_int_to_float(c[2]) - m.y);
+    acc[3] += dx1*(m.z*tq_small_int_to_float(c[3]) - m.w);
 }
 
 // segs: the matrices (rows of nb blocks, row stride row_bytes) and their outputs, ntiles tiles in all;

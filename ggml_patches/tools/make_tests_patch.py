@@ -5,6 +5,10 @@ Usage: make_tests_patch.py PRISTINE_LLAMA_CPP_ROOT OUT_PATCH
 Adds (eval mode, compared against the CPU backend) MUL_MAT for n = 1..8, 16, 32, 64, 512 and odd
 sizes, broadcast / permuted / strided-view sources, MUL_MAT_ID and GET_ROWS for both ternary types,
 and (perf mode) 70B-class shapes 8192 x 28672 and 28672 x 8192 for F16, Q4_0, Q2_0, TQ2_0, TQ1_0.
+
+Stale: the patch was extended by hand after this script (MUL_MAT_SHARED_SRC1, MUL_MAT_VEC_FUSION and
+K = 9216 cases), so running it drops those. Edit the patch instead: apply it to a pristine tree, edit
+tests/test-backend-ops.cpp, and `diff -u --label a/tests/test-backend-ops.cpp --label b/...` the file.
 """
 import difflib, pathlib, sys
 
@@ -46,7 +50,7 @@ b = b.replace(EVAL_ANCHOR, EVAL + EVAL_ANCHOR)
 
 PERF_ANCHOR = "    // Q4_K multi-column mat-vec\n"
 PERF = r'''    // tq_gguf: 70B-class projections (up/gate 8192 -> 28672, down 28672 -> 8192)
-    for (int bs : {1, 2, 4, 8, 512}) {
+    for (int bs : {1, 2, 4, 8, 16, 32, 64, 128, 256, 512}) {
         for (ggml_type type_a : {GGML_TYPE_F16, GGML_TYPE_Q4_0, GGML_TYPE_Q2_0, GGML_TYPE_TQ2_0, GGML_TYPE_TQ1_0}) {
             test_cases.emplace_back(new test_mul_mat(type_a, GGML_TYPE_F32, 28672, bs, 8192,  {1, 1}, {1, 1}));
             test_cases.emplace_back(new test_mul_mat(type_a, GGML_TYPE_F32, 8192,  bs, 28672, {1, 1}, {1, 1}));
