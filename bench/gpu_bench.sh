@@ -18,6 +18,7 @@
 #   profile       ncu (Speed Of Light, memory, occupancy, warp states, instruction mix) of the default
 #                 TQ2_0 and TQ1_0 mat-vec at n = 1 on the two 70B shapes ($PROFILE_SHAPES: "M K;M K"),
 #                 with stall reasons, pipe use and executed instructions per SASS opcode
+#   profile-mmq   ncu of the TQ2_0 MMQ kernel (28672 x 8192, n = $PROFILE_MMQ_N, default 64 512): pipes, stalls
 #   sass          per-opcode SASS instruction counts of the TQ mat-vec kernels in the harness binary
 #   kernels-mmvq  TQ kernel perf cases with TQ_GGUF_CUDA_MMV=0 (mmvq path)
 #   kernels-mmq   TQ batches ($MMQ_N, default 16|64|256|512) with MMQ only vs the default (dequantize +
@@ -147,6 +148,17 @@ for stage in "$@"; do
       done
     done
     say "profile rc=$?"; grep -E "^## |DRAM Throughput|Memory Throughput|Duration|Achieved Occupancy|Registers Per|Issue Slots Busy|Executed Ipc A|Warp Cycles Per Issued|Block Limit" "$OUT/profile.log" | tee -a "$SUMMARY" ;;
+  profile-mmq)
+    # ncu of the TQ2_0 MMQ kernel alone (MMQ only) on 28672 x 8192 at n = 64 and 512: what bounds it
+    : > "$OUT/profile-mmq.log"
+    for n in ${PROFILE_MMQ_N:-64 512}; do
+      echo "## TQ2_0 MMQ 28672 x 8192 n = $n" >> "$OUT/profile-mmq.log"
+      TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0 ncu --clock-control none -k regex:'^mul_mat_q($|<)' -c 1 --section SpeedOfLight \
+          --section Occupancy --section WarpStateStats --section LaunchStats --section ComputeWorkloadAnalysis \
+          --metrics "regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio,regex:sm__inst_executed_pipe_.*\.avg\.pct_of_peak_sustained_active" \
+          "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT -p "type_a=tq2_0,type_b=f32,m=28672,n=$n,k=8192," >> "$OUT/profile-mmq.log" 2>&1
+    done
+    say "profile-mmq rc=$?"; grep -E "^## |Duration|Compute \(SM\) Throughput|Memory Throughput|Achieved Occupancy|Registers Per|Issue Slots Busy|Warp Cycles Per Issued|Block Limit" "$OUT/profile-mmq.log" | tee -a "$SUMMARY" ;;
   sass)
     # static SASS opcode counts per TQ mat-vec kernel instantiation of the harness binary
     harness_bin

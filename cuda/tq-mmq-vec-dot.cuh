@@ -7,14 +7,13 @@
 // 16 per clock and SM: that, not the tensor cores, bounds MMQ there (Q4_0 at n = 512 on the H100: ~214
 // TFLOPS). TQ weights have one scale per 256 values and TQ activations are quantized with one scale per
 // 128 (MMQ_Q8_1_DS_LAYOUT_D4_SHARED: the D4 layout with all four d equal), so the int32 sums of the 4
-// mmas of a 128-value half are exact (|sum| <= 128*127) and get one conversion and scale, and the
-// conversion is done without the conversion unit (tq_small_int_to_float).
+// mmas of a 128-value half are exact (|sum| <= 128*127) and get one conversion and scale.
+// Tried and removed (session 7): converting with the 0x4B400000 + x float trick instead of I2F once the
+// conversions were 4x fewer: MMQ n = 512 769 vs 756 us (28672 x 8192): no longer the bound.
 //
 // Layouts (as ggml's q8_0 path): x_qs [row][sram_stride] int8x4 (64 words = one TQ block), x_df
 // [row][sram_stride] 8 floats per row after the 64 words (all = the block's d); y [col][MMQ_TILE_Y_K]:
 // 4 floats d then 32 words of int8x4 (128 values).
-
-#include "tq-int-to-float.cuh"
 
 template <ggml_type type, int J, bool fallback>
 static __device__ __forceinline__ void ggml_cuda_mmq_vec_dot_tq_q8_1_mma(
@@ -78,7 +77,7 @@ static __device__ __forceinline__ void ggml_cuda_mmq_vec_dot_tq_q8_1_mma(
         for (int n = 0; n < ntx; ++n) {
 #pragma unroll
             for (int l = 0; l < tile_C::ne; ++l) {
-                sum[(j0/tile_C::J + n)*tile_C::ne + l] += tq_small_int_to_float(C[n].x[l])*dA[n][l/2]*dB[l%2];
+                sum[(j0/tile_C::J + n)*tile_C::ne + l] += C[n].x[l]*dA[n][l/2]*dB[l%2];
             }
         }
     }

@@ -54,8 +54,6 @@
 #include <cstdlib>
 #include <cuda_fp16.h>
 
-#include "tq-int-to-float.cuh"
-
 namespace tq_mmv {
 
 enum : int { TQ2 = 0, TQ1 = 1 };
@@ -446,11 +444,13 @@ static __device__ __forceinline__ void tq_mmv_block(
             c[k] += e[k];
         }
     }
-    // |c| <= 256*2*127 < 2^22 (codes 0..2, activations |q| <= 127)
-    acc[0] += dx0*(m.x*tq_small_int_to_float(c[0]) - m.y);
-    acc[1] += dx0*(m.z*tq_small_int_to_float(c[1]) - m.w);
-    acc[2] += dx1*(m.x*tq_small_int_to_float(c[2]) - m.y);
-    acc[3] += dx1*(m.z*tq_small_int_to_float(c[3]) - m.w);
+    // (float) c is an I2F on the otherwise idle conversion unit. Tried and removed (session 7): the
+    // 0x4B400000 + c float trick on the integer/FMA pipes: 2-8% slower on the 70B shapes (TQ2_0 8192 x
+    // 28672 n = 1 30.90 vs 29.46 us; bench/results/gpu-h100-2026-11-22-s7).
+    acc[0] += dx0*(m.x*(float) c[0] - m.y);
+    acc[1] += dx0*(m.z*(float) c[1] - m.w);
+    acc[2] += dx1*(m.x*(float) c[2] - m.y);
+    acc[3] += dx1*(m.z*(float) c[3] - m.w);
 }
 
 // segs: the matrices (rows of nb blocks, row stride row_bytes) and their outputs, ntiles tiles in all;
