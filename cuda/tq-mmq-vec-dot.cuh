@@ -2,14 +2,17 @@
 // tq_gguf: MMQ tensor-core inner product for TQ2_0 / TQ1_0 tiles (decoded by cuda/tq-mmq.cuh into the
 // Q8_0 SRAM layout). Included at the end of ggml-cuda's mmq-vec-dot.cuh.
 //
-// Why not ggml's q8_0 x q8_1 mma product: it scales every m16n8k32 result (per 32 values of K) with
-// float math, 4 int->float conversions per thread and mma, and on sm_80/sm_90 those conversions run at
-// 16 per clock and SM: that, not the tensor cores, bounds MMQ there (Q4_0 at n = 512 on the H100: ~214
-// TFLOPS). TQ weights have one scale per 256 values and TQ activations are quantized with one scale per
+// Why not ggml's q8_0 x q8_1 mma product: it scales every m16n8k32 result (32 values of K) on its own:
+// per thread and mma 4 int->float conversions, 4 multiply-adds and the two scales read from shared
+// memory. TQ weights have one scale per 256 values and TQ activations are quantized with one scale per
 // 128 (MMQ_Q8_1_DS_LAYOUT_D4_SHARED: the D4 layout with all four d equal), so the int32 sums of the 4
-// mmas of a 128-value half are exact (|sum| <= 128*127) and get one conversion and scale.
-// Tried and removed (session 7): converting with the 0x4B400000 + x float trick instead of I2F once the
-// conversions were 4x fewer: MMQ n = 512 769 vs 756 us (28672 x 8192): no longer the bound.
+// mmas of a 128-value half are exact (|sum| <= 128*127) and get one conversion and scale. H100 (bench/
+// results/gpu-h100-2026-11-22-s7), ratios within one call, before -> after: 8B pp512 with MMQ only
+// 1.01x -> 1.26x Q4_0; batched decode at B = 64 (MMQ) 0.87x -> 0.98x F16. What bounds it now (ncu, 28672 x 8192, n = 64 / 512): one CTA of
+// 8 warps per SM (registers and shared memory), issue slots 32-35% busy, LSU 42% / 37%, imma 17% / 12%:
+// ggml's MMQ loop (load tiles, sync, multiply) has little to hide its latencies with.
+// Tried and removed (session 7): converting with the 0x4B400000 + x float trick instead of I2F: MMQ
+// n = 512 769 vs 756 us on 28672 x 8192.
 //
 // Layouts (as ggml's q8_0 path): x_qs [row][sram_stride] int8x4 (64 words = one TQ block), x_df
 // [row][sram_stride] 8 floats per row after the 64 words (all = the block's d); y [col][MMQ_TILE_Y_K]:
