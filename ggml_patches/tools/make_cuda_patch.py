@@ -4,7 +4,8 @@
 Usage: make_cuda_patch.py PRISTINE_LLAMA_CPP_ROOT OUT_PATCH
 Edits are anchored on upstream lines (asserted to exist exactly once where it matters), so a
 changed pin fails loudly here instead of producing a patch that silently misses a switch.
-Only includes, table entries and switch cases are added; all code lives in cuda/.
+Only includes, table entries, switch cases, one enum value and one constexpr line (the TQ
+activation layout in quantize.cu) are added; all code lives in cuda/.
 """
 import difflib, pathlib, sys
 
