@@ -48,6 +48,8 @@ TYPES="Q4_0 Q2_0 TQ2_0 TQ1_0"
 REPS=${REPS:-3}
 SUMMARY=$OUT/summary.txt
 say() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$SUMMARY"; }
+# ncu metrics of the profile stages: stall reasons (cycles per issued instruction) and pipe use
+NCU_STALLS_PIPES="regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio,regex:sm__inst_executed_pipe_.*\.avg\.pct_of_peak_sustained_active"
 # H = the kernel harness binary: .device/bin/harness if carried (built off the device: nvcc is slow on
 # no GPU), else built here once per run (log: harness-build.log)
 harness_bin() {
@@ -143,7 +145,7 @@ for stage in "$@"; do
         # stall reasons (cycles per issued instruction), pipe use, executed instructions per opcode; a
         # separate run, so that a metric this ncu lacks costs only these lines
         ncu --clock-control none -k regex:tq_mmv_kernel -c 1 --print-metric-instances values \
-            --metrics "regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio,regex:sm__inst_executed_pipe_.*\.avg\.pct_of_peak_sustained_active,sass__inst_executed_per_opcode" \
+            --metrics "$NCU_STALLS_PIPES,sass__inst_executed_per_opcode" \
             $H 1 $shape $ty >> "$OUT/profile.log" 2>&1
       done
     done
@@ -155,7 +157,7 @@ for stage in "$@"; do
       echo "## TQ2_0 MMQ 28672 x 8192 n = $n" >> "$OUT/profile-mmq.log"
       TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0 ncu --clock-control none -k regex:'^mul_mat_q($|<)' -c 1 --section SpeedOfLight \
           --section Occupancy --section WarpStateStats --section LaunchStats --section ComputeWorkloadAnalysis \
-          --metrics "regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio,regex:sm__inst_executed_pipe_.*\.avg\.pct_of_peak_sustained_active" \
+          --metrics "$NCU_STALLS_PIPES" \
           "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT -p "type_a=tq2_0,type_b=f32,m=28672,n=$n,k=8192," >> "$OUT/profile-mmq.log" 2>&1
     done
     say "profile-mmq rc=$?"; grep -E "^## |Duration|Compute \(SM\) Throughput|Memory Throughput|Achieved Occupancy|Registers Per|Issue Slots Busy|Warp Cycles Per Issued|Block Limit" "$OUT/profile-mmq.log" | tee -a "$SUMMARY" ;;

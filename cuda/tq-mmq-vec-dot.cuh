@@ -6,11 +6,12 @@
 // per thread and mma 4 int->float conversions, 4 multiply-adds and the two scales read from shared
 // memory. TQ weights have one scale per 256 values and TQ activations are quantized with one scale per
 // 128 (MMQ_Q8_1_DS_LAYOUT_D4_SHARED: the D4 layout with all four d equal), so the int32 sums of the 4
-// mmas of a 128-value half are exact (|sum| <= 128*127) and get one conversion and scale. H100 (bench/
-// results/gpu-h100-2026-11-22-s7), ratios within one call, before -> after: 8B pp512 with MMQ only
-// 1.01x -> 1.26x Q4_0; batched decode at B = 64 (MMQ) 0.87x -> 0.98x F16. What bounds it now (ncu, 28672 x 8192, n = 64 / 512): one CTA of
-// 8 warps per SM (registers and shared memory), issue slots 32-35% busy, LSU 42% / 37%, imma 17% / 12%:
-// ggml's MMQ loop (load tiles, sync, multiply) has little to hide its latencies with.
+// mmas of a 128-value half are exact (|sum| <= 128*127) and get one conversion and scale.
+// H100 (bench/results/gpu-h100-2026-11-22-s7), ratios within one call, before -> after: 8B pp512 with
+// MMQ only 1.01x -> 1.26x Q4_0; batched decode at B = 64 (MMQ) 0.87x -> 0.98x F16.
+// What bounds it now (ncu, 28672 x 8192, n = 64 / 512): one CTA of 8 warps per SM (registers and shared
+// memory), issue slots 32-35% busy, LSU 42% / 37%, imma 17% / 12%: ggml's MMQ loop (load tiles, sync,
+// multiply) has little to hide its latencies with.
 // Tried and removed (session 7): converting with the 0x4B400000 + x float trick instead of I2F: MMQ
 // n = 512 769 vs 756 us on 28672 x 8192.
 //

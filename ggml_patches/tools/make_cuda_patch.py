@@ -35,6 +35,11 @@ def before(p, anchor, text, count=1):
     assert n == count, (p, anchor, n)
     put(p, s.replace(anchor, text + anchor))
 
+def replace(p, old, new):
+    s = get(p)
+    assert s.count(old) == 1, (p, old)
+    put(p, s.replace(old, new))
+
 def append(p, text):
     put(p, get(p) + text)
 
@@ -47,10 +52,9 @@ append(D + "mmq-vec-dot.cuh", '\n#include "tq-mmq-vec-dot.cuh" // tq_gguf\n')
 
 # quantize.cu: the D4_SHARED activation layout (mmq.cuh below): the amax over 128 values (one warp)
 qz = D + "quantize.cu"
-old = "    constexpr int vals_per_scale = ds_layout == MMQ_Q8_1_DS_LAYOUT_D2S6 ? 64 : 32;\n"
-assert get(qz).count(old) == 1
-put(qz, get(qz).replace(old, "    constexpr int vals_per_scale = ds_layout == MMQ_Q8_1_DS_LAYOUT_D2S6 ? 64 :\n"
-                             "        ds_layout == MMQ_Q8_1_DS_LAYOUT_D4_SHARED ? 128 : 32; // tq_gguf\n"))
+replace(qz, "    constexpr int vals_per_scale = ds_layout == MMQ_Q8_1_DS_LAYOUT_D2S6 ? 64 : 32;\n",
+        "    constexpr int vals_per_scale = ds_layout == MMQ_Q8_1_DS_LAYOUT_D2S6 ? 64 :\n"
+        "        ds_layout == MMQ_Q8_1_DS_LAYOUT_D4_SHARED ? 128 : 32; // tq_gguf\n")
 for scatter, launch in (("false", "\n                <<<num_blocks, block_size, 0, stream>>>(x, ids, vy, ne00, s01, s02, s03, ne0, ne1, ne2, /*n_expert_used=*/0);\n"),
                         ("true", "<<<num_blocks, block_size, 0, stream>>>(\n                x, ids_src1_inv, vy, ne00, /*s01=*/0, /*s02=*/stride_token, /*s03=*/0, ne0, /*ne1=*/(int) nrows_dst, /*ne2=*/1, n_expert_used);\n")):
     case = "        case MMQ_Q8_1_DS_LAYOUT_%s:\n            quantize_mmq_q8_1<MMQ_Q8_1_DS_LAYOUT_%s, " + scatter + ">" + launch + "            break;\n"
