@@ -111,12 +111,19 @@ static __device__ __forceinline__ void pdl_launch_dependents() {
 }
 
 // ---- activation quantizer ----
-// One block of 256 activations (one warp): out[t*16 + i] = the int8x4 of group i of quad thread t (the
-// kernel's K order, see tq_mmv_elem); returns (d, d*sum(q)) to every lane. With wb (not null) the
+// Where the int8x4 of group i of quad thread t goes among a block's 64 output words (o = t*16 + i):
+// the mat-vec reads them in that order (4 x 16-byte loads per thread and block).
+struct mmv_word_order {
+    __device__ __forceinline__ int operator()(const int o) const { return o; }
+};
+
+// One block of 256 activations (one warp): out[order(t*16 + i)] = the int8x4 of group i of quad thread t
+// (the kernel's K order, see tq_mmv_elem); returns (d, d*sum(q)) to every lane. With wb (not null) the
 // activations are yb*scale*wb (ggml's rms_norm followed by its weight, see tq_mmv_quantize_rms_norm).
-template <int type>
+template <int type, typename Order = mmv_word_order>
 static __device__ __forceinline__ float2 quantize_block(const float * yb, int * out, const int lane,
-                                                        const float * wb = nullptr, const float scale = 1.0f) {
+                                                        const float * wb = nullptr, const float scale = 1.0f,
+                                                        const Order order = {}) {
     // lane owns output ints 2*lane and 2*lane + 1: 8 of the 256 values, so the block's amax is a warp
     // reduction over the same two loads
     float4 e[2];
@@ -144,7 +151,7 @@ static __device__ __forceinline__ float2 quantize_block(const float * yb, int * 
         const int q0 = __float2int_rn(e[h].x*id), q1 = __float2int_rn(e[h].y*id);
         const int q2 = __float2int_rn(e[h].z*id), q3 = __float2int_rn(e[h].w*id);
         sum += q0 + q1 + q2 + q3;
-        out[2*lane + h] = (q0 & 0xFF) | ((q1 & 0xFF) << 8) | ((q2 & 0xFF) << 16) | ((uint32_t) (q3 & 0xFF) << 24);
+        out[order(2*lane + h)] = (q0 & 0xFF) | ((q1 & 0xFF) << 8) | ((q2 & 0xFF) << 16) | ((uint32_t) (q3 & 0xFF) << 24);
     }
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) {

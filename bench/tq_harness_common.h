@@ -1,0 +1,92 @@
+#pragma once
+// tq_gguf: host helpers shared by the CUDA kernel harnesses (bench/cuda_mmv_harness.cu,
+// bench/cuda_mmb_harness.cu): GGUF block encoders, a reference decoder written from the block
+// definitions (independent of the kernels' K order), and random device data.
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+enum : int { TQ_HOST_TQ2 = 0, TQ_HOST_TQ1 = 1 }; // = tq_mmv::TQ2 / TQ1
+
+#define CK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { \
+    fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); exit(1); } } while (0)
+
+static float h2f(uint16_t h) { __half_raw r; r.x = h; return __half2float(__half(r)); }
+static uint16_t f2h(float f) { __half h = __float2half(f); return ((__half_raw) h).x; }
+
+// encode one block of 256 trits (-1,0,1) + d into GGUF bytes
+static void encode_tq2(uint8_t * blk, const int8_t * tr, float d) {
+    memset(blk, 0, 66);
+    for (int n = 0; n < 256; ++n) {
+        const int byte = 32*(n/128) + n%32, sh = 2*((n%128)/32);
+        blk[byte] |= (uint8_t) ((tr[n] + 1) << sh);
+    }
+    const uint16_t h = f2h(d); memcpy(blk + 64, &h, 2);
+}
+static void encode_tq1(uint8_t * blk, const int8_t * tr, float d) {
+    // ggml quantize_row_tq1_0_ref
+    for (int m = 0; m < 32; ++m) {
+        unsigned q = 0;
+        for (int n = 0; n < 5; ++n) q = q*3 + (tr[m + 32*n] + 1);
+        blk[m] = (uint8_t) ((q*256 + 242)/243);
+    }
+    for (int m = 0; m < 16; ++m) {
+        unsigned q = 0;
+        for (int n = 0; n < 5; ++n) q = q*3 + (tr[160 + m + 16*n] + 1);
+        blk[32 + m] = (uint8_t) ((q*256 + 242)/243);
+    }
+    for (int j = 0; j < 4; ++j) {
+        unsigned q = 0;
+        for (int m = 0; m < 4; ++m) q = q*3 + (tr[240 + j + 4*m] + 1);
+        q *= 3;
+        blk[48 + j] = (uint8_t) ((q*256 + 242)/243);
+    }
+    const uint16_t h = f2h(d); memcpy(blk + 52, &h, 2);
+}
+// decode per the block definition (ggml dequantize_row_tq*_0), independent of the kernel's mapping
+static void decode_blk(int type, const uint8_t * blk, double * out) {
+    if (type == TQ_HOST_TQ2) {
+        uint16_t h; memcpy(&h, blk + 64, 2); const double d = h2f(h);
+        for (int n = 0; n < 256; ++n) {
+            const int c = (blk[32*(n/128) + n%32] >> (2*((n%128)/32))) & 3;
+            out[n] = d*(c - 1);
+        }
+    } else {
+        uint16_t h; memcpy(&h, blk + 52, 2); const double d = h2f(h);
+        static const int p3[6] = {1, 3, 9, 27, 81, 243};
+        for (int n = 0; n < 256; ++n) {
+            int b, k;
+            if (n < 160)      { b = blk[n%32];                 k = n/32; }
+            else if (n < 240) { b = blk[32 + (n - 160)%16];    k = (n - 160)/16; }
+            else              { b = blk[48 + (n - 240)%4];     k = (n - 240)/4; }
+            const int c = ((((b*p3[k]) & 0xFF))*3) >> 8;
+            out[n] = d*(c - 1);
+        }
+    }
+}
+
+// n floats from N(0, 1) on the device (and in *host where given)
+static float * device_normal(std::mt19937 & rng, const size_t n, std::vector<float> * host = nullptr) {
+    std::vector<float> h(n);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    for (auto & v : h) v = nd(rng);
+    float * d; CK(cudaMalloc(&d, n*4)); CK(cudaMemcpy(d, h.data(), n*4, cudaMemcpyHostToDevice));
+    if (host) *host = std::move(h);
+    return d;
+}
+
+// nblocks random blocks of bs bytes on the device: bytes valid for TQ1_0 (any byte is valid TQ2_0), scale 0x2000
+static char * device_random_blocks(std::mt19937 & rng, const int bs, const int64_t nblocks) {
+    std::vector<uint8_t> hw((size_t) (nblocks*bs));
+    for (auto & v : hw) v = (uint8_t) (rng() % 243);
+    for (size_t r = bs - 2; r < hw.size(); r += bs) { const uint16_t h = 0x2000; memcpy(hw.data() + r, &h, 2); }
+    char * d; CK(cudaMalloc(&d, hw.size())); CK(cudaMemcpy(d, hw.data(), hw.size(), cudaMemcpyHostToDevice));
+    return d;
+}
+
