@@ -44,7 +44,7 @@ int main(int argc, char ** argv) {
         {28672, 8192, true}, {8192, 28672, true},                                         // 70B
     };
     const int cols[] = {9, 16, 24, 32, 48, 64};
-    const int variants[] = {0, 1, 2, 3, 4, 5, 6};
+    const int variants[] = {0, 1, 2, 3, 4, 5, 6, 7};
     constexpr int MAXN = 64;
     std::vector<std::string> table;
     int fails = 0;
@@ -150,7 +150,7 @@ int main(int argc, char ** argv) {
         }
     }
     printf("\nus per call; mv8 x ceil(n/8): the mat-vec at 8 columns times the calls n columns would need\n"
-           "| type | m x k | n | mv8 x ceil(n/8) | quant+mmb | mmb only | v1 | v2 | v3 | v4 | v5 | v6 | rel err |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+           "| type | m x k | n | mv8 x ceil(n/8) | quant+mmb | mmb only | v1 | v2 | v3 | v4 | v5 | v6 | v7 | rel err |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (auto & l : table) printf("%s\n", l.c_str());
     printf("fails: %d\n", fails);
     return fails ? 1 : 0;

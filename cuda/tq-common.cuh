@@ -50,6 +50,16 @@ static constexpr __host__ __device__ bool ggml_cuda_is_tq_type(const ggml_type t
     return type == GGML_TYPE_TQ1_0 || type == GGML_TYPE_TQ2_0;
 }
 
+// A MUL_MAT that the TQ mat-vec and small-batch kernels take as it is: one matrix (no broadcasting over
+// dims 2 and 3), F32 activations and output with contiguous rows, activation columns 16-byte aligned,
+// K a whole number of blocks.
+static inline bool ggml_cuda_tq_is_plain_2d(const ggml_tensor * src0, const ggml_tensor * src1, const ggml_tensor * dst) {
+    return src0->ne[2] == 1 && src0->ne[3] == 1 && src1->ne[2] == 1 && src1->ne[3] == 1 &&
+           src1->type == GGML_TYPE_F32 && dst->type == GGML_TYPE_F32 &&
+           src1->nb[0] == sizeof(float) && dst->nb[0] == sizeof(float) && dst->ne[1] == src1->ne[1] &&
+           src1->nb[1] % 16 == 0 && (uintptr_t) src1->data % 16 == 0 && src0->ne[0] % QK_K == 0;
+}
+
 // MMQ (true) or dequantize + cuBLAS (false) for a TQ MUL_MAT with ne11 columns (cuda/tq-mmq-dispatch.cu).
 bool ggml_cuda_tq_should_use_mmq(int cc, int64_t ne11, int64_t n_experts);
 

@@ -120,7 +120,7 @@ struct config {
     static constexpr int C  = WN*NT*8;                            // columns per CTA
     static constexpr int CW = tq_mmv::chunk<type, CB>::stride;    // words per row and weight stage
     static constexpr int AI = C/8*FRAG_INTS;                      // ints per activation stage
-    static constexpr int smem = (WST*R*CW + AST*AI)*4 + AST*C*8 + (WST + AST)*8;
+    static constexpr int smem = (WST*R*CW + AST*AI)*4 + AST*C*8 + 2*(WST + AST)*8; // + full/empty barriers
     static_assert(C <= MAX_COLS, "column tile");
 };
 
@@ -132,29 +132,30 @@ struct config {
 // q = i*NB + b and both rings run across item boundaries: the next item's first weights and activations
 // are in flight while the current item finishes.
 template <int type, int MT, int NT, int WM, int WN, int WST, int AST>
-__global__ void __launch_bounds__(WM*WN*32, 1) tq_mmb_kernel(
+__global__ void __launch_bounds__((WM*WN + 1)*32) tq_mmb_kernel(
         const char * __restrict__ x, const int64_t row_bytes, const int nrows, const int * yq, const float2 * ym,
         const int nb, const int ncols, const int ncols_pad, float * dst, const int64_t stride_dst,
         const int row_tiles, const int col_tiles, const int nsplit) {
     using cfg = config<type, MT, NT, WM, WN, WST, AST>;
     constexpr int BS = traits<type>::bs, R = cfg::R, C = cfg::C, CW = cfg::CW, AI = cfg::AI;
     constexpr int PW = pair_layout<type>::PW, DW = pair_layout<type>::DW;
+    constexpr int NCONS = WM*WN; // consumer warps; warp NCONS is the producer
     extern __shared__ uint32_t tq_mmb_smem[];
-    uint32_t * wring = tq_mmb_smem;                             // [WST][R][CW]
-    int      * aring = (int *) (wring + WST*R*CW);              // [AST][C/8][FRAG_INTS]
-    float2   * sring = (float2 *) (aring + AST*AI);             // [AST][C]
-    uint64_t * wbar  = (uint64_t *) (sring + AST*C);            // [WST]
-    uint64_t * abar  = wbar + WST;                              // [AST]
+    uint32_t * wring  = tq_mmb_smem;                            // [WST][R][CW]
+    int      * aring  = (int *) (wring + WST*R*CW);             // [AST][C/8][FRAG_INTS]
+    float2   * sring  = (float2 *) (aring + AST*AI);            // [AST][C]
+    uint64_t * wfull  = (uint64_t *) (sring + AST*C);           // [WST] copies landed
+    uint64_t * afull  = wfull + WST;                            // [AST]
+    uint64_t * wempty = afull + AST;                            // [WST] every consumer warp is done with it
+    uint64_t * aempty = wempty + WST;                           // [AST]
 
     const int lane = threadIdx.x, warp = threadIdx.y;
     const int g = lane / 4, t = lane % 4;
     const int wm = warp % WM, wn = warp / WM;
-    const int NB  = nb / nsplit;  // blocks per item
-    const int NCH = NB / CB;      // weight stages per item
+    const int NB  = nb / nsplit;  // blocks per item (a multiple of CB)
     const int nitems   = row_tiles*col_tiles*nsplit;
     const int my_items = (nitems - (int) blockIdx.x + (int) gridDim.x - 1) / (int) gridDim.x;
     const int nq  = my_items*NB;  // this CTA's blocks
-    const int nqc = my_items*NCH; // and weight stages
 
     // item i of this CTA -> first row, first column, first block
     struct item_pos { int row0, col0, kb0; };
@@ -166,60 +167,60 @@ __global__ void __launch_bounds__(WM*WN*32, 1) tq_mmb_kernel(
         return item_pos{rt*R, ct*C, split*NB};
     };
 
-    if (warp == 0 && lane == 0) {
+    if (warp == NCONS && lane == 0) {
         for (int s = 0; s < WST + AST; ++s) {
-            tq_mmv::mbar_init(&wbar[s], 1);
+            tq_mmv::mbar_init(&wfull[s], 1);
+            tq_mmv::mbar_init(&wempty[s], NCONS);
         }
     }
     __syncthreads();
 
-    // Producers: warp 0 issues every copy (weights: lanes split the rows; activations: lane 0).
-    auto issue_w = [&](const int qc) { // weight stage qc of this CTA's sequence
-        if (warp != 0 || qc >= nqc) {
-            return;
+    if (warp == NCONS) {
+        // Producer: fills the rings in the consumers' order, each slot once all consumers released it.
+        // Weights: lanes split the rows; activations: lane 0.
+        for (int q = 0; q < nq; ++q) {
+            const item_pos ip = item_of(q / NB);
+            if (q % CB == 0) {
+                const int qc = q / CB, slot = qc % WST;
+                if (qc >= WST) {
+                    tq_mmv::mbar_wait(&wempty[slot], ((qc / WST) - 1) & 1);
+                }
+                if (lane == 0) {
+                    tq_mmv::mbar_expect_tx(&wfull[slot], R*CB*BS);
+                }
+                __syncwarp(); // the expected byte count is set before any copy can complete
+                const char * src = x + (int64_t) (ip.kb0 + q % NB)*BS;
+                for (int r = lane; r < R; r += 32) {
+                    tq_mmv::bulk_copy(wring + (slot*R + r)*CW, src + (int64_t) min(ip.row0 + r, nrows - 1)*row_bytes,
+                                      CB*BS, &wfull[slot]);
+                }
+            }
+            if (q == 0) {
+                tq_mmv::pdl_wait(); // yq, ym: written by tq_mmb_quantize (the first weights are already on their way)
+            }
+            const int slot = q % AST;
+            if (q >= AST) {
+                tq_mmv::mbar_wait(&aempty[slot], ((q / AST) - 1) & 1);
+            }
+            if (lane == 0) {
+                const int kb = ip.kb0 + q % NB;
+                tq_mmv::mbar_expect_tx(&afull[slot], C*256 + C*8);
+                tq_mmv::bulk_copy(aring + slot*AI, yq + ((int64_t) kb*(ncols_pad/8) + ip.col0/8)*FRAG_INTS, C*256,
+                                  &afull[slot]);
+                tq_mmv::bulk_copy(sring + slot*C, ym + (int64_t) kb*ncols_pad + ip.col0, C*8, &afull[slot]);
+            }
         }
-        const int slot = qc % WST;
-        const item_pos ip = item_of(qc / NCH);
-        if (lane == 0) {
-            tq_mmv::mbar_expect_tx(&wbar[slot], R*CB*BS);
-        }
-        __syncwarp(); // the expected byte count is set before any copy can complete
-        const char * src = x + (int64_t) (ip.kb0 + (qc % NCH)*CB)*BS;
-        for (int r = lane; r < R; r += 32) {
-            tq_mmv::bulk_copy(wring + (slot*R + r)*CW, src + (int64_t) min(ip.row0 + r, nrows - 1)*row_bytes, CB*BS,
-                              &wbar[slot]);
-        }
-    };
-    auto issue_a = [&](const int q) { // block q of this CTA's sequence
-        if (warp != 0 || lane != 0 || q >= nq) {
-            return;
-        }
-        const int slot = q % AST;
-        const item_pos ip = item_of(q / NB);
-        const int kb = ip.kb0 + q % NB;
-        tq_mmv::mbar_expect_tx(&abar[slot], C*256 + C*8);
-        tq_mmv::bulk_copy(aring + slot*AI, yq + ((int64_t) kb*(ncols_pad/8) + ip.col0/8)*FRAG_INTS, C*256, &abar[slot]);
-        tq_mmv::bulk_copy(sring + slot*C, ym + (int64_t) kb*ncols_pad + ip.col0, C*8, &abar[slot]);
-    };
-
-#pragma unroll
-    for (int s = 0; s < WST; ++s) {
-        issue_w(s);
+        return;
     }
-    tq_mmv::pdl_wait(); // yq, ym: written by tq_mmb_quantize
     tq_mmv::pdl_launch_dependents();
-#pragma unroll
-    for (int s = 0; s < AST; ++s) {
-        issue_a(s);
-    }
 
     float acc[MT][NT][4] = {};
     for (int q = 0; q < nq; ++q) {
         const int qc = q / CB, bi = q % CB;
         if (bi == 0) {
-            tq_mmv::mbar_wait(&wbar[qc % WST], (qc / WST) & 1);
+            tq_mmv::mbar_wait(&wfull[qc % WST], (qc / WST) & 1);
         }
-        tq_mmv::mbar_wait(&abar[q % AST], (q / AST) & 1);
+        tq_mmv::mbar_wait(&afull[q % AST], (q / AST) & 1);
 
         // the thread's quant words and block scale for rows g and g + 8 of each m tile
         const uint32_t * ws = wring + (qc % WST)*R*CW + (bi/2)*PW;
@@ -285,6 +286,14 @@ __global__ void __launch_bounds__(WM*WN*32, 1) tq_mmb_kernel(
             }
         }
 
+        __syncwarp(); // every lane of this warp is done reading the slots
+        if (lane == 0) {
+            tq_mmv::mbar_arrive(&aempty[q % AST]);
+            if (bi == CB - 1) {
+                tq_mmv::mbar_arrive(&wempty[qc % WST]);
+            }
+        }
+
         if (q % NB == NB - 1) { // the item's last block: write its tile
             const item_pos ip = item_of(q / NB);
 #pragma unroll
@@ -307,12 +316,6 @@ __global__ void __launch_bounds__(WM*WN*32, 1) tq_mmb_kernel(
                     }
                 }
             }
-        }
-
-        __syncthreads(); // every warp is done with this block's activation slot (and, at a stage's end, weight slot)
-        issue_a(q + AST);
-        if (bi == CB - 1) {
-            issue_w(qc + WST);
         }
     }
 }
@@ -345,7 +348,7 @@ static bool launch_cfg(const mmb_args & a) {
     using cfg = config<type, MT, NT, WM, WN, WST, AST>;
     const auto kernel = tq_mmb_kernel<type, MT, NT, WM, WN, WST, AST>;
     static tq_mmv::launch_info cache[64];
-    const tq_mmv::launch_info & li = tq_mmv::get_launch_info(cache, kernel, WM*WN*32, cfg::smem);
+    const tq_mmv::launch_info & li = tq_mmv::get_launch_info(cache, kernel, (WM*WN + 1)*32, cfg::smem);
     if (!li.bulk) {
         return false;
     }
@@ -368,7 +371,7 @@ static bool launch_cfg(const mmb_args & a) {
         cudaMemset2DAsync(a.dst, a.stride_dst*sizeof(float), 0, a.nrows*sizeof(float), a.ncols, a.stream);
     }
     const int grid = a.variant_grid_all || nitems < li.max_ctas ? nitems : li.max_ctas;
-    tq_mmv::launch(kernel, dim3(grid, 1, 1), dim3(32, WM*WN, 1), cfg::smem,
+    tq_mmv::launch(kernel, dim3(grid, 1, 1), dim3(32, WM*WN + 1, 1), cfg::smem,
                    a.stream, li.pdl && nsplit == 1, // the memset sits between the quantizer and the product
                    a.x, a.row_bytes, a.nrows, (const int *) a.yq, (const float2 *) a.ym, a.nb, a.ncols, ncols_pad,
                    a.dst, a.stride_dst, row_tiles, col_tiles, nsplit);
@@ -393,29 +396,43 @@ static bool launch_shape(const mmb_args & a) {
 
 // Quantize y and multiply; false (nothing launched) where the device has no bulk copies. Caller checks
 // supported(). Launch shape by column count (variant: harness comparisons).
+// Launch shapes by measurement (H100 harness, bench/results/gpu-h100-2026-11-22-s8): one producer warp
+// and 2..4 consumer warps; matrices of 8192 rows and more want the larger tiles (28672 x 8192, n = 64:
+// 82.6 us with 4 x (32 rows x 64 columns) vs 131 us with 2 x (16 x 64)), fewer rows want more CTAs
+// (4096 x 14336, n = 64: 35.5 vs 71.2 us; n = 16: 37.5 vs 56.6).
 template <int type, int NT>
-static bool mul_mat_variant(const mmb_args & a) {
+static bool mul_mat_nt(const mmb_args & a) {
     mmb_args b = a;
-    switch (a.variant) {
+    switch (a.variant) { // harness comparisons
         case 1: return launch_cfg<type, 2, NT, 4, 1, 2, 4>(a);
         case 2: b.variant_grid_all = true; return launch_cfg<type, 2, NT, 4, 1, 2, 4>(b);
         case 3: b.variant_grid_all = true; return launch_shape<type, 2, NT, 4, 1>(b);
         case 4: return launch_shape<type, 1, NT, 4, 1>(a);
         case 5: return launch_shape<type, 2, NT, 2, 1>(a);
         case 6: return launch_shape<type, 1, NT, 2, 1, 3>(a);
-        default: return launch_shape<type, 2, NT, 4, 1>(a);
+        case 7: return launch_shape<type, 2, NT, 4, 1>(a);
+        default: break;
     }
+    if (a.nrows < 8192) {
+        return launch_shape<type, 1, NT, 2, 1, 3>(a);
+    }
+    if (NT <= 2) {
+        return launch_shape<type, 2, NT, 2, 1>(a);
+    }
+    return launch_shape<type, 2, NT, 4, 1>(a);
 }
 
+// Quantize y and multiply; false (nothing launched) where the device has no bulk copies. Caller checks
+// supported().
 template <int type>
 static bool mul_mat(const mmb_args & a) {
     if (a.ncols <= 16) {
-        return mul_mat_variant<type, 2>(a);
+        return mul_mat_nt<type, 2>(a);
     }
     if (a.ncols <= 32) {
-        return mul_mat_variant<type, 4>(a);
+        return mul_mat_nt<type, 4>(a);
     }
-    return mul_mat_variant<type, 8>(a);
+    return mul_mat_nt<type, 8>(a);
 }
 
 } // namespace tq_mmb

@@ -269,6 +269,12 @@ static __device__ __forceinline__ void mbar_expect_tx(uint64_t * bar, const uint
 #endif
 }
 
+static __device__ __forceinline__ void mbar_arrive(uint64_t * bar) {
+#ifdef TQ_MMV_BULK_AVAILABLE
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" :: "r"(smem_addr(bar)) : "memory");
+#endif
+}
+
 static __device__ __forceinline__ void bulk_copy(void * dst, const void * src, const uint32_t bytes, uint64_t * bar) {
 #ifdef TQ_MMV_BULK_AVAILABLE
     asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"

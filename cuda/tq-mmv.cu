@@ -29,11 +29,7 @@ bool ggml_cuda_tq_mmv_applies(const ggml_tensor * src0, const ggml_tensor * src1
         return false;
     }
     const int64_t ne00 = src0->ne[0], ne01 = src0->ne[1], ne11 = src1->ne[1];
-    if (ne11 < 1 || ne11 > tq_mmv::MAX_COLS || ne01 > INT_MAX / 8 ||
-            src0->ne[2] != 1 || src0->ne[3] != 1 || src1->ne[2] != 1 || src1->ne[3] != 1 ||
-            src1->type != GGML_TYPE_F32 || dst->type != GGML_TYPE_F32 ||
-            src1->nb[0] != sizeof(float) || dst->nb[0] != sizeof(float) || dst->ne[1] != ne11 ||
-            src1->nb[1] % 16 != 0 || (uintptr_t) src1->data % 16 != 0 || ne00 % QK_K != 0) {
+    if (ne11 < 1 || ne11 > tq_mmv::MAX_COLS || ne01 > INT_MAX / 8 || !ggml_cuda_tq_is_plain_2d(src0, src1, dst)) {
         return false;
     }
     return tq_mmv::supported((int) (ne00 / QK_K), src0->nb[1], (uintptr_t) src0->data);
