@@ -56,18 +56,11 @@ int main(int argc, char ** argv) {
             if (only_m && (sh.m != only_m || sh.k != only_k)) continue;
             const int nb = sh.k/256;
             const int64_t rb = (int64_t) nb*bs;
-            const size_t wbytes = (size_t) rb*sh.m;
-            std::vector<uint8_t> hw(wbytes);
-            std::vector<int8_t> tr(256);
-            std::uniform_real_distribution<float> ud(0.005f, 0.05f);
-            for (int64_t b = 0; b < (int64_t) sh.m*nb; ++b) {
-                for (int n = 0; n < 256; ++n) tr[n] = (int8_t) ((int) (rng() % 3) - 1);
-                (type == TQ2 ? encode_tq2 : encode_tq1)(hw.data() + b*bs, tr.data(), ud(rng));
-            }
-            const int ncopy = sh.time ? (int) std::max<size_t>(1, (240ull << 20)/wbytes + 1) : 1;
-            char * dw; CK(cudaMalloc(&dw, wbytes*ncopy));
-            CK(cudaMemcpy(dw, hw.data(), wbytes, cudaMemcpyHostToDevice));
-            for (int c = 1; c < ncopy; ++c) CK(cudaMemcpy(dw + c*wbytes, dw, wbytes, cudaMemcpyDeviceToDevice));
+            const harness_weights wt = make_random_weights(rng, type, sh.m, nb, sh.time);
+            const std::vector<uint8_t> & hw = wt.host;
+            const size_t wbytes = wt.bytes;
+            const int ncopy = wt.ncopy;
+            char * dw = wt.dev;
             std::vector<float> hy;
             float * dy = device_normal(rng, (size_t) sh.k*MAXN, &hy);
             int * yq; CK(cudaMalloc(&yq, (size_t) sh.k*MAXN));

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -90,3 +91,31 @@ static char * device_random_blocks(std::mt19937 & rng, const int bs, const int64
     return d;
 }
 
+
+// Random ternary weights of m rows x nb blocks of type (TQ_HOST_TQ2 / TQ_HOST_TQ1; scales 0.005..0.05):
+// the host bytes, and on the device ncopy back-to-back copies (rotate: > 240 MB in all so that L2
+// does not serve the timed launches) where timed, else one.
+struct harness_weights {
+    std::vector<uint8_t> host;
+    char * dev = nullptr;
+    size_t bytes = 0; // of one copy
+    int ncopy = 1;
+};
+
+static harness_weights make_random_weights(std::mt19937 & rng, const int type, const int m, const int nb, const bool timed) {
+    const int bs = type == TQ_HOST_TQ2 ? 66 : 54;
+    harness_weights w;
+    w.bytes = (size_t) nb*bs*m;
+    w.host.resize(w.bytes);
+    std::vector<int8_t> tr(256);
+    std::uniform_real_distribution<float> ud(0.005f, 0.05f);
+    for (int64_t b = 0; b < (int64_t) m*nb; ++b) {
+        for (int n = 0; n < 256; ++n) tr[n] = (int8_t) ((int) (rng() % 3) - 1);
+        (type == TQ_HOST_TQ2 ? encode_tq2 : encode_tq1)(w.host.data() + b*bs, tr.data(), ud(rng));
+    }
+    w.ncopy = timed ? (int) std::max<size_t>(1, (240ull << 20)/w.bytes + 1) : 1;
+    CK(cudaMalloc(&w.dev, w.bytes*w.ncopy));
+    CK(cudaMemcpy(w.dev, w.host.data(), w.bytes, cudaMemcpyHostToDevice));
+    for (int c = 1; c < w.ncopy; ++c) CK(cudaMemcpy(w.dev + c*w.bytes, w.dev, w.bytes, cudaMemcpyDeviceToDevice));
+    return w;
+}
