@@ -8,9 +8,9 @@
 // Why not ggml's MMQ with our tile loaders (cuda/tq-mmq.cuh): its loop loads and decodes a tile, syncs,
 // multiplies and syncs again, with one CTA of 8 warps per SM (registers): ncu on 28672 x 8192 at n = 64
 // shows the issue slots 32-35% busy, the tensor pipe 17%, and nothing overlapping the loads
-// (bench/results/gpu-h100-2026-11-22-s7). Here the loads run STAGES ahead of the math:
+// (bench/results/gpu-h100-2026-11-22-s7). Here the loads run WST weight / AST activation stages ahead:
 //
-//   * CTA tile: R = WM*MT*16 weight rows x C = WN*NT*8 columns, WM x WN warps, warp tile MT m16 tiles x
+//   * CTA tile: R = WM*MT*16 weight rows x C = WN*NT*8 columns, WM x WN consumer warps (+ 1 producer), warp tile MT m16 tiles x
 //     NT n8 tiles.
 //   * Weights: a ring of WST stages of CB = 8 blocks per row (528 / 432 bytes: 16-byte multiples), one
 //     bulk copy per row, completing on the stage's mbarrier (as in the mat-vec; rows 16-byte aligned and
@@ -19,7 +19,12 @@
 //   * Activations: quantized by tq_mmb_quantize into the mma's B-fragment order, so one block (256 K)
 //     of 8 columns is 2 KB that a warp reads as 4 conflict-free 16-byte loads per lane (lane l, pair of
 //     k32 steps p: words [p][l][0..3]); a ring of AST blocks, one bulk copy of C*256 bytes (+ C scales)
-//     per block. Both rings are refilled after a __syncthreads that ends each block.
+//     per block.
+//   * Warp specialization: one producer warp issues every copy, each into a slot that all consumer warps
+//     have released ("empty" mbarriers, one arrive per warp); consumers wait on the "full" mbarriers
+//     that the copies complete. Session 8's harness, 28672 x 8192 n = 64: 82.6 us, against 109.8 us
+//     with warp 0 copying after a CTA-wide __syncthreads at the end of every block
+//     (bench/results/gpu-h100-2026-11-22-s8).
 //   * K order: the mat-vec's (tq_mmv_elem): mma j of a block takes groups 2j and 2j+1 of quad thread t,
 //     so the same decode helpers serve both kernels.
 //   * Per block, the 8 mmas sum int32 codes (0..2) times int8 activations exactly; the epilogue applies
