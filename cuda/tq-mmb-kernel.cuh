@@ -10,8 +10,8 @@
 // shows the issue slots 32-35% busy, the tensor pipe 17%, and nothing overlapping the loads
 // (bench/results/gpu-h100-2026-11-22-s7). Here the loads run WST weight / AST activation stages ahead:
 //
-//   * CTA tile: R = WM*MT*16 weight rows x C = WN*NT*8 columns, WM x WN consumer warps (+ 1 producer), warp tile MT m16 tiles x
-//     NT n8 tiles.
+//   * CTA tile: R = WM*MT*16 weight rows x C = WN*NT*8 columns, WM x WN consumer warps (+ 1 producer),
+//     warp tile MT m16 tiles x NT n8 tiles.
 //   * Weights: a ring of WST stages of CB = 8 blocks per row (528 / 432 bytes: 16-byte multiples), one
 //     bulk copy per row, completing on the stage's mbarrier (as in the mat-vec; rows 16-byte aligned and
 //     nb % 8 == 0, else the caller uses MMQ). Each weight byte is read from shared memory by the WN warps
