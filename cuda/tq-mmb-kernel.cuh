@@ -383,14 +383,12 @@ static bool launch_cfg(const mmb_args & a) {
     return true;
 }
 
-// Quantize y and multiply; false (nothing launched) where the device has no bulk copies. Caller checks
-// supported(). Launch shape by column count (variant: harness comparisons).
 // Activation stages that fit beside WST weight stages (at most 8; 227 KB of shared memory per CTA).
 template <int type, int MT, int NT, int WM, int WN, int WST>
 constexpr int act_stages() {
-    using c1 = config<type, MT, NT, WM, WN, WST, 1>;
-    constexpr int per_stage = c1::AI*4 + c1::C*8 + 8;
-    constexpr int fit = (227*1024 - (c1::smem - per_stage)) / per_stage;
+    constexpr int one = config<type, MT, NT, WM, WN, WST, 1>::smem;
+    constexpr int per_stage = config<type, MT, NT, WM, WN, WST, 2>::smem - one; // slot, scales, 2 barriers
+    constexpr int fit = (227*1024 - (one - per_stage)) / per_stage;
     return fit < 8 ? fit : 8;
 }
 
@@ -399,8 +397,6 @@ static bool launch_shape(const mmb_args & a) {
     return launch_cfg<type, MT, NT, WM, WN, WST, act_stages<type, MT, NT, WM, WN, WST>()>(a);
 }
 
-// Quantize y and multiply; false (nothing launched) where the device has no bulk copies. Caller checks
-// supported(). Launch shape by column count (variant: harness comparisons).
 // Launch shapes by measurement (H100 harness, bench/results/gpu-h100-2026-11-22-s8): one producer warp
 // and 2..4 consumer warps; matrices of 8192 rows and more want the larger tiles (28672 x 8192, n = 64:
 // 82.6 us with 4 x (32 rows x 64 columns) vs 131 us with 2 x (16 x 64)), fewer rows want more CTAs
