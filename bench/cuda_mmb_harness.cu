@@ -8,6 +8,7 @@
 // CUDA events on rotating weight copies (> 200 MB: not served by L2). The mat-vec (cuda/tq-mmv-kernel.cuh)
 // at 8 columns is timed beside them as the same-run reference: n/8 such calls are what a batch would
 // cost without this kernel.
+#define TQ_MMB_VARIANTS
 #include "tq-mmb-kernel.cuh"
 #include "tq_harness_common.h"
 
@@ -27,10 +28,11 @@ static bool run_mmb(int type, const char * x, const float * y, int * yq, float2 
 }
 
 int main(int argc, char ** argv) {
-    // usage: harness [reps [M K [TYPE]]]
+    // usage: harness [reps [M K [TYPE [NMIN NMAX]]]] (M = 0: every shape; TYPE 2 = TQ2_0, 1 = TQ1_0, 0 = both)
     const int reps = argc > 1 ? atoi(argv[1]) : 20;
     const int only_m = argc > 3 ? atoi(argv[2]) : 0, only_k = argc > 3 ? atoi(argv[3]) : 0;
-    const int only_type = argc > 4 ? (atoi(argv[4]) == 1 ? TQ1 : TQ2) : -1;
+    const int only_type = argc > 4 && atoi(argv[4]) != 0 ? (atoi(argv[4]) == 1 ? TQ1 : TQ2) : -1;
+    const int nmin = argc > 6 ? atoi(argv[5]) : 0, nmax = argc > 6 ? atoi(argv[6]) : 1 << 30;
     cudaDeviceProp prop; CK(cudaGetDeviceProperties(&prop, 0));
     printf("device: %s, %d SMs, L2 %d MB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
     std::mt19937 rng(4321);
@@ -43,11 +45,13 @@ int main(int argc, char ** argv) {
         {3072, 8192, true}, {4096, 4096, true}, {14336, 4096, true}, {4096, 14336, true}, // 3B / 8B
         {28672, 8192, true}, {8192, 28672, true},                                         // 70B
     };
-    const int cols[] = {9, 16, 24, 32, 48, 64};
+    const int cols[] = {9, 16, 24, 32, 48, 64, 65, 128, 256, 512};
     const int variants[] = {0, 1, 2, 3, 4, 5, 6, 7};
-    constexpr int MAXN = 64;
+    constexpr int MAXN = 512;
     std::vector<std::string> table;
     int fails = 0;
+    int nref = 0; // reference columns: the widest batch run
+    for (int n : cols) if (n >= nmin && n <= nmax) nref = std::max(nref, n);
 
     for (int type : {TQ2, TQ1}) {
         if (only_type >= 0 && type != only_type) continue;
@@ -77,7 +81,7 @@ int main(int argc, char ** argv) {
             for (size_t ri = 0; ri < rows.size(); ++ri) {
                 for (int b = 0; b < nb; ++b) {
                     decode_blk(type, hw.data() + (int64_t) rows[ri]*rb + (int64_t) b*bs, deq.data());
-                    for (int c = 0; c < MAXN; ++c) {
+                    for (int c = 0; c < nref; ++c) {
                         double s = 0; const float * yc = hy.data() + (size_t) c*sh.k + b*256;
                         for (int n = 0; n < 256; ++n) s += deq[n]*yc[n];
                         ref[ri*MAXN + c] += s;
@@ -116,6 +120,7 @@ int main(int argc, char ** argv) {
                 });
             }
             for (int n : cols) {
+                if (n < nmin || n > nmax) continue;
                 char buf[256];
                 snprintf(buf, sizeof buf, "| %s | %5d x %5d | %2d | %7.2f |", type == TQ2 ? "TQ2_0" : "TQ1_0", sh.m, sh.k, n, mv8*((n + 7)/8));
                 std::string line = buf;

@@ -23,6 +23,8 @@
 #   kernels-mmvq  TQ kernel perf cases with TQ_GGUF_CUDA_MMV=0 (mmvq path)
 #   kernels-mmq   TQ batches ($MMQ_N, default 16|64|256|512) with MMQ only vs the default (dequantize +
 #                 cuBLAS for large batches), and F16
+#   kernels-mmb   TQ batches ($MMB_N, default 16|64|128|256|512) through the batched int8 product vs
+#                 TQ_GGUF_CUDA_MMB=0 (MMQ, dequantize + cuBLAS from 256), and F16
 #   kernels       test-backend-ops perf -o MUL_MAT for F16, Q4_0, Q2_0, TQ2_0, TQ1_0 (4096x14336, 70B shapes);
 #                 KN: the batch sizes as a regex alternation (KN='1|8|512'; a comma list matches nothing)
 #   synth:CLS     the synthetic F16 GGUF of class CLS alone (no build needed: run it beside the build)
@@ -94,7 +96,7 @@ for stage in "$@"; do
     for tool in memcheck racecheck; do
       for t in tq2_0 tq1_0; do
         compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT \
-          -p "type_a=$t,type_b=f32,m=(256|67|300|1023),n=(1|3|8|16|33|67|512),k=(1024|768|2048|4096)," > "$OUT/sanitize-$tool-$t.log" 2>&1
+          -p "type_a=$t,type_b=f32,m=(256|67|300|1023),n=(1|3|8|16|33|65|67|129|512),k=(1024|768|2048|4096)," > "$OUT/sanitize-$tool-$t.log" 2>&1
         rc1=$?
         compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o GET_ROWS \
           -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
@@ -180,6 +182,16 @@ for stage in "$@"; do
           > "$OUT/kernels-cublas-min-$env.log" 2>&1
       say "kernels TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=$env rc=$?"
       grep -E "MUL_MAT" "$OUT/kernels-cublas-min-$env.log" | sed -E 's/ +/ /g' | cut -c1-160 | tee -a "$SUMMARY"
+    done ;;
+  kernels-mmb)
+    # TQ batches through the batched int8 product (default) vs without it (TQ_GGUF_CUDA_MMB=0: MMQ below
+    # 256 columns, dequantize + cuBLAS from 256), F16 in the same run
+    for env in 1 0; do
+      TQ_GGUF_CUDA_MMB=$env "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT \
+          -p 'type_a=(f16|tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=('"${MMB_N:-16|64|128|256|512}"'),k=(28672|8192),' \
+          > "$OUT/kernels-mmb-$env.log" 2>&1
+      say "kernels TQ_GGUF_CUDA_MMB=$env rc=$?"
+      grep -E "MUL_MAT" "$OUT/kernels-mmb-$env.log" | sed -E 's/ +/ /g' | cut -c1-160 | tee -a "$SUMMARY"
     done ;;
   kernels)
     "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT -p 'type_a=(f16|q4_0|q2_0|tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=('"${KN:-1|2|4|8|512}"'),k=(28672|8192),' \

@@ -41,8 +41,10 @@ using tq_mmv::TQ2;
 using tq_mmv::TQ1;
 using tq_mmv::traits;
 
-constexpr int CB        = 8;  // blocks per weight stage
-constexpr int MAX_COLS  = 64; // columns per CTA tile at most
+constexpr int CB         = 8;   // blocks per weight stage
+constexpr int MAX_COLS   = 128; // columns per CTA tile at most
+constexpr int SMALL_COLS = 64;  // batches up to this take tiles of at most 64 columns (mul_mat_nt)
+constexpr int MAX_BATCH  = 512; // the largest batch measured against dequantize + cuBLAS (the caller's limit)
 constexpr int MAX_SPLIT = 2;  // K splits (deterministic sums, see above)
 constexpr int FRAG_INTS = 512; // ints per (block, 8 columns) of quantized activations
 
@@ -331,10 +333,11 @@ static inline bool supported(const int nb, const int64_t row_bytes, const uintpt
     return nb >= CB && nb % CB == 0 && row_bytes % 16 == 0 && x % 16 == 0;
 }
 
-// Columns the quantized activations are padded to: a multiple of every column tile (the padding is
-// zeros, written by the quantizer; a CTA reads only its own columns).
+// Columns the quantized activations are padded to: a multiple of every column tile that a batch of
+// ncols may take (the padding is zeros, written by the quantizer; a CTA reads only its own columns).
 static inline int ncols_padded(const int ncols) {
-    return (ncols + MAX_COLS - 1) / MAX_COLS * MAX_COLS;
+    const int unit = ncols <= SMALL_COLS ? SMALL_COLS : MAX_COLS;
+    return (ncols + unit - 1) / unit * unit;
 }
 
 struct mmb_args {
@@ -344,7 +347,7 @@ struct mmb_args {
     float * dst; int64_t stride_dst;
     cudaStream_t stream;
     bool quantize = true;    // false (harness): yq/ym already hold y's quantization
-    int  variant  = 0;       // harness only: a fixed launch shape
+    int  variant  = 0;       // harness only (TQ_MMB_VARIANTS): a fixed launch shape
     bool variant_grid_all = false; // harness only: one CTA per work item instead of one resident wave
 };
 
@@ -403,6 +406,7 @@ static bool launch_shape(const mmb_args & a) {
 // (4096 x 14336, n = 64: 35.5 vs 71.2 us; n = 16: 37.5 vs 56.6).
 template <int type, int NT>
 static bool mul_mat_nt(const mmb_args & a) {
+#ifdef TQ_MMB_VARIANTS
     mmb_args b = a;
     switch (a.variant) { // harness comparisons
         case 1: return launch_cfg<type, 2, NT, 4, 1, 2, 4>(a);
@@ -414,6 +418,7 @@ static bool mul_mat_nt(const mmb_args & a) {
         case 7: return launch_shape<type, 2, NT, 4, 1>(a);
         default: break;
     }
+#endif
     if (a.nrows < 8192) {
         return launch_shape<type, 1, NT, 2, 1, 3>(a);
     }
@@ -423,10 +428,41 @@ static bool mul_mat_nt(const mmb_args & a) {
     return launch_shape<type, 2, NT, 4, 1>(a);
 }
 
+// Batches above SMALL_COLS (prompts): CTA tiles of 64 rows x 128 columns, 4 consumer warps of 32 x 64.
+// Measured (H100 harness, bench/results/gpu-h100-2026-11-22-s9, n = 512, kernel alone, us, TQ2_0
+// 28672 x 8192 / 8192 x 28672): 486.7 / 470.7 with this shape, against 128 x 128 with 8 consumer warps
+// 531.3 / 525.2 (9 warps per CTA put 3 on one scheduler: 168 registers, spills), 128 x 64 with 8 warps of
+// 32 x 32 596.1 / 592.7 (more decode, loads and epilogue per mma), 64 x 128 with 8 warps of 16 x 64
+// 495.0 / 499.8 (twice the B loads per mma). Also tried there: two passes over each block of half the
+// columns each (fewer int32 sums live at once): the registers did not fall (213 -> 229).
+// ncu of this shape (28672 x 8192, n = 512): one consumer warp per scheduler, 213 registers, issue
+// slots 35% busy, the imma pipe at 26% of its peak, stalls mostly fixed-latency waits (1.36 cycles per
+// instruction): the tensor cores have headroom that more warps per scheduler would use.
+template <int type>
+static bool mul_mat_wide(const mmb_args & a) {
+#ifdef TQ_MMB_VARIANTS
+    mmb_args b = a;
+    switch (a.variant) { // harness comparisons (rows x columns per CTA, consumer warps)
+        case 1: return launch_shape<type, 2, 8, 4, 2>(a);    // 128 x 128, 8
+        case 2: return launch_shape<type, 2, 4, 4, 2>(a);    // 128 x 64, 8
+        case 3: return launch_shape<type, 1, 8, 4, 2>(a);    // 64 x 128, 8
+        case 4: return launch_shape<type, 2, 8, 4, 1>(a);    // 128 x 64, 4
+        case 5: return launch_shape<type, 2, 8, 2, 2, 3>(a); // 64 x 128, 4, 3 weight stages
+        case 6: return launch_shape<type, 1, 8, 2, 2>(a);    // 32 x 128, 2
+        case 7: b.variant_grid_all = true; return launch_shape<type, 2, 8, 2, 2>(b);
+        default: break;
+    }
+#endif
+    return launch_shape<type, 2, 8, 2, 2>(a);
+}
+
 // Quantize y and multiply; false (nothing launched) where the device has no bulk copies. Caller checks
 // supported().
 template <int type>
 static bool mul_mat(const mmb_args & a) {
+    if (a.ncols > SMALL_COLS) {
+        return mul_mat_wide<type>(a);
+    }
     if (a.ncols <= 16) {
         return mul_mat_nt<type, 2>(a);
     }

@@ -19,7 +19,7 @@ bool ggml_cuda_tq_mul_mat_batched(ggml_backend_cuda_context & ctx, const ggml_te
         return false; // bulk copies: sm_90+
     }
     const int64_t ne00 = src0->ne[0], ne01 = src0->ne[1], ne11 = src1->ne[1];
-    if (ne11 <= tq_mmv::MAX_COLS || ne11 > tq_mmb::MAX_COLS || ne01 > INT_MAX / tq_mmb::MAX_COLS ||
+    if (ne11 <= tq_mmv::MAX_COLS || ne11 > tq_mmb::MAX_BATCH || ne01 > INT_MAX / tq_mmb::MAX_BATCH ||
             !ggml_cuda_tq_is_plain_2d(src0, src1, dst) ||
             !tq_mmb::supported((int) (ne00 / QK_K), src0->nb[1], (uintptr_t) src0->data)) {
         return false;

@@ -171,11 +171,11 @@ after(gc, "                    case GGML_TYPE_Q1_0:\n                    case GG
       "                    case GGML_TYPE_TQ2_0: // tq_gguf\n                    case GGML_TYPE_TQ1_0: // tq_gguf\n", count=2)
 
 # ggml-cuda.cu: the dedicated TQ2_0 decode mat-vec goes first for batch <= 8 (cuda/tq-mmv.cu)
-# ...and the small-batch product (batch 9..64, Hopper) right after it (cuda/tq-mmb.cu)
+# ...and the batched product (batch 9..512, Hopper) right after it (cuda/tq-mmb.cu)
 after(gc, '#include "ggml-cuda/mmvq.cuh"\n', '#include "tq-mmv.cuh" // tq_gguf\n#include "tq-mmb.cuh" // tq_gguf\n')
 before(gc, "    if (ggml_cuda_should_use_mmvq(src0->type, cc, ne11)) {\n        ggml_cuda_mul_mat_vec_q(ctx, src0, src1, nullptr, dst);\n",
        "    if (ggml_cuda_tq_mul_mat_vec(ctx, src0, src1, dst)) { // tq_gguf: TQ decode mat-vec (int8 mma)\n        return;\n    }\n"
-       "    if (ggml_cuda_tq_mul_mat_batched(ctx, src0, src1, dst)) { // tq_gguf: TQ small batches (int8 mma)\n        return;\n    }\n")
+       "    if (ggml_cuda_tq_mul_mat_batched(ctx, src0, src1, dst)) { // tq_gguf: TQ batches of 9..512 (int8 mma)\n        return;\n    }\n")
 # ...and the fused gate/up + GLU mat-vec (mmvq only) is declined where it applies, so MUL_MAT reaches it
 after(gc, "                             dst->type == GGML_TYPE_F32 && src1->ne[1] <= MMVQ_MAX_BATCH_SIZE;\n",
       "    if (tensor->op == GGML_OP_MUL_MAT && ggml_cuda_tq_mmv_applies(src0, src1, dst)) { // tq_gguf\n        return false;\n    }\n")
