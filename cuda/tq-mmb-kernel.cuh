@@ -95,28 +95,47 @@ struct mma_frag_order {
 };
 
 // y (f32, column stride stride_col) -> yq: [block][ncols_pad/8][FRAG_INTS], ym: [block][ncols_pad]
-// (d, d*sum). Columns ncols..ncols_pad-1 are zero. grid (nb, ncols_pad), 32 threads.
+// (d, d*sum). Columns ncols..ncols_pad-1 are zero. grid (ceil(nb/QUANT_BLOCKS), ncols_pad), QUANT_WARPS
+// warps; each warp quantizes QUANT_BLOCKS/QUANT_WARPS consecutive blocks of one column with all their loads
+// in flight at once (one block per one-warp CTA kept the SMs' CTA slots, not DRAM, busy: 70 us for
+// 512 x 28672 activations in the harness, bench/results/gpu-h100-2026-11-22-s9).
+constexpr int QUANT_WARPS  = 4;
+constexpr int QUANT_BLOCKS = 16;
+
 template <int type>
-__global__ void __launch_bounds__(32) tq_mmb_quantize(
+__global__ void __launch_bounds__(32*QUANT_WARPS) tq_mmb_quantize(
         const float * y, int * yq, float2 * ym, const int nb, const int ncols, const int ncols_pad,
         const int64_t stride_col) {
+    constexpr int BW = QUANT_BLOCKS/QUANT_WARPS; // blocks per warp
     tq_mmv::pdl_launch_dependents();
     tq_mmv::pdl_wait(); // y comes from the preceding kernel; yq/ym may still be read by an earlier product
-    const int b = blockIdx.x, col = blockIdx.y, lane = threadIdx.x;
-    int * out = yq + ((int64_t) b*(ncols_pad/8) + col/8)*FRAG_INTS;
-    if (col >= ncols) {
-        const mma_frag_order order = {col % 8};
-        out[order(2*lane)] = 0;
-        out[order(2*lane + 1)] = 0;
-        if (lane == 0) {
-            ym[(int64_t) b*ncols_pad + col] = make_float2(0.0f, 0.0f);
+    const int col = blockIdx.y, lane = threadIdx.x;
+    const int b0  = blockIdx.x*QUANT_BLOCKS + threadIdx.y*BW;
+    const mma_frag_order order = {col % 8};
+    float4 e[BW][2];
+#pragma unroll
+    for (int i = 0; i < BW; ++i) {
+        if (col < ncols && b0 + i < nb) {
+            tq_mmv::load_block<type>(y + col*stride_col + (int64_t) (b0 + i)*256, lane, e[i]);
         }
-        return;
     }
-    const float2 dm = tq_mmv::quantize_block<type>(y + col*stride_col + (int64_t) b*256, out, lane, nullptr, 1.0f,
-                                                   mma_frag_order{col % 8});
-    if (lane == 0) {
-        ym[(int64_t) b*ncols_pad + col] = dm;
+#pragma unroll
+    for (int i = 0; i < BW; ++i) {
+        const int b = b0 + i;
+        if (b >= nb) {
+            break;
+        }
+        int * out = yq + ((int64_t) b*(ncols_pad/8) + col/8)*FRAG_INTS;
+        float2 dm = make_float2(0.0f, 0.0f);
+        if (col < ncols) {
+            dm = tq_mmv::quantize_loaded(e[i], out, lane, order);
+        } else {
+            out[order(2*lane)] = 0;
+            out[order(2*lane + 1)] = 0;
+        }
+        if (lane == 0) {
+            ym[(int64_t) b*ncols_pad + col] = dm;
+        }
     }
 }
 
@@ -364,8 +383,9 @@ static bool launch_cfg(const mmb_args & a) {
     if (a.quantize) {
         const auto quantize = tq_mmb_quantize<type>;
         static tq_mmv::launch_info qcache[64];
-        const tq_mmv::launch_info & qi = tq_mmv::get_launch_info(qcache, quantize, 32, 0);
-        tq_mmv::launch(quantize, dim3(a.nb, ncols_pad, 1), dim3(32, 1, 1), 0, a.stream, qi.pdl,
+        const tq_mmv::launch_info & qi = tq_mmv::get_launch_info(qcache, quantize, 32*QUANT_WARPS, 0);
+        tq_mmv::launch(quantize, dim3((a.nb + QUANT_BLOCKS - 1) / QUANT_BLOCKS, ncols_pad, 1), dim3(32, QUANT_WARPS, 1),
+                       0, a.stream, qi.pdl,
                        a.y, a.yq, a.ym, a.nb, a.ncols, ncols_pad, a.stride_col_y);
     }
     const int row_tiles = (a.nrows + cfg::R - 1) / cfg::R;

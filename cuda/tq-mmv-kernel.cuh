@@ -117,16 +117,12 @@ struct mmv_word_order {
     __device__ __forceinline__ int operator()(const int o) const { return o; }
 };
 
-// One block of 256 activations (one warp): out[order(t*16 + i)] = the int8x4 of group i of quad thread t
-// (the kernel's K order, see tq_mmv_elem); returns (d, d*sum(q)) to every lane. With wb (not null) the
-// activations are yb*scale*wb (ggml's rms_norm followed by its weight, see tq_mmv_quantize_rms_norm).
-template <int type, typename Order = mmv_word_order>
-static __device__ __forceinline__ float2 quantize_block(const float * yb, int * out, const int lane,
-                                                        const float * wb = nullptr, const float scale = 1.0f,
-                                                        const Order order = {}) {
-    // lane owns output ints 2*lane and 2*lane + 1: 8 of the 256 values, so the block's amax is a warp
-    // reduction over the same two loads
-    float4 e[2];
+// Lane's 8 of the 256 activations of block yb (output ints 2*lane and 2*lane + 1 of quantize_block): the
+// loads of quantize_block, apart so that a warp can have several blocks' loads in flight. With wb (not
+// null) the activations are yb*scale*wb (ggml's rms_norm followed by its weight, see tq_mmv_quantize_rms_norm).
+template <int type>
+static __device__ __forceinline__ void load_block(const float * yb, const int lane, float4 (&e)[2],
+                                                  const float * wb = nullptr, const float scale = 1.0f) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         const int o = 2*lane + h;
@@ -137,6 +133,14 @@ static __device__ __forceinline__ float2 quantize_block(const float * yb, int * 
             e[h] = make_float4(e[h].x*scale*w.x, e[h].y*scale*w.y, e[h].z*scale*w.z, e[h].w*scale*w.w);
         }
     }
+}
+
+// One block of 256 activations (one warp), loaded by load_block: out[order(t*16 + i)] = the int8x4 of
+// group i of quad thread t (the kernel's K order, see tq_mmv_elem); returns (d, d*sum(q)) to every lane.
+template <typename Order = mmv_word_order>
+static __device__ __forceinline__ float2 quantize_loaded(const float4 (&e)[2], int * out, const int lane,
+                                                         const Order order = {}) {
+    // the block's amax is a warp reduction over the lanes' 8 values
     float amax = fmaxf(fmaxf(fmaxf(fabsf(e[0].x), fabsf(e[0].y)), fmaxf(fabsf(e[0].z), fabsf(e[0].w))),
                        fmaxf(fmaxf(fabsf(e[1].x), fabsf(e[1].y)), fmaxf(fabsf(e[1].z), fabsf(e[1].w))));
 #pragma unroll
@@ -158,6 +162,16 @@ static __device__ __forceinline__ float2 quantize_block(const float * yb, int * 
         sum += __shfl_xor_sync(0xffffffff, sum, o);
     }
     return make_float2(d, d*(float) sum);
+}
+
+// load_block + quantize_loaded: one block, one warp.
+template <int type, typename Order = mmv_word_order>
+static __device__ __forceinline__ float2 quantize_block(const float * yb, int * out, const int lane,
+                                                        const float * wb = nullptr, const float scale = 1.0f,
+                                                        const Order order = {}) {
+    float4 e[2];
+    load_block<type>(yb, lane, e, wb, scale);
+    return quantize_loaded(e, out, lane, order);
 }
 
 // y (f32, column stride stride_col) -> yq: [col][block][64 ints], ym: [block][MAX_COLS] (d, d*sum),
