@@ -21,7 +21,7 @@
 //     k32 steps p: words [p][l][0..3]); a ring of AST blocks, one bulk copy of C*256 bytes (+ C scales)
 //     per block.
 //   * Warp specialization: one producer warp issues every copy, each into a slot that all consumer warps
-//     have released ("empty" mbarriers, one arrive per warp); consumers wait on the "full" mbarriers
+//     have released ("empty" mbarriers, one arrive per consumer thread); consumers wait on the "full" mbarriers
 //     that the copies complete. Session 8's harness, 28672 x 8192 n = 64: 82.6 us, against 109.8 us
 //     with warp 0 copying after a CTA-wide __syncthreads at the end of every block
 //     (bench/results/gpu-h100-2026-11-22-s8).
@@ -172,7 +172,7 @@ __global__ void __launch_bounds__((WM*WN + 1)*32) tq_mmb_kernel(
     float2   * sring  = (float2 *) (aring + AST*AI);            // [AST][C]
     uint64_t * wfull  = (uint64_t *) (sring + AST*C);           // [WST] copies landed
     uint64_t * afull  = wfull + WST;                            // [AST]
-    uint64_t * wempty = afull + AST;                            // [WST] every consumer warp is done with it
+    uint64_t * wempty = afull + AST;                            // [WST] every consumer thread is done with it
     uint64_t * aempty = wempty + WST;                           // [AST]
 
     const int lane = threadIdx.x, warp = threadIdx.y;
@@ -196,7 +196,7 @@ __global__ void __launch_bounds__((WM*WN + 1)*32) tq_mmb_kernel(
     if (warp == NCONS && lane == 0) {
         for (int s = 0; s < WST + AST; ++s) {
             tq_mmv::mbar_init(&wfull[s], 1);
-            tq_mmv::mbar_init(&wempty[s], NCONS);
+            tq_mmv::mbar_init(&wempty[s], NCONS*32); // every consumer thread arrives
         }
     }
     __syncthreads();
@@ -210,6 +210,7 @@ __global__ void __launch_bounds__((WM*WN + 1)*32) tq_mmb_kernel(
                 const int qc = q / CB, slot = qc % WST;
                 if (qc >= WST) {
                     tq_mmv::mbar_wait(&wempty[slot], ((qc / WST) - 1) & 1);
+                    tq_mmv::fence_proxy_async();
                 }
                 if (lane == 0) {
                     tq_mmv::mbar_expect_tx(&wfull[slot], R*CB*BS);
@@ -227,6 +228,7 @@ __global__ void __launch_bounds__((WM*WN + 1)*32) tq_mmb_kernel(
             const int slot = q % AST;
             if (q >= AST) {
                 tq_mmv::mbar_wait(&aempty[slot], ((q / AST) - 1) & 1);
+                tq_mmv::fence_proxy_async();
             }
             if (lane == 0) {
                 const int kb = ip.kb0 + q % NB;
@@ -312,12 +314,13 @@ __global__ void __launch_bounds__((WM*WN + 1)*32) tq_mmb_kernel(
             }
         }
 
-        __syncwarp(); // every lane of this warp is done reading the slots
-        if (lane == 0) {
-            tq_mmv::mbar_arrive(&aempty[q % AST]);
-            if (bi == CB - 1) {
-                tq_mmv::mbar_arrive(&wempty[qc % WST]);
-            }
+        // Every consumer thread releases the slots it read: an arrive (release) orders only the arriving
+        // thread's own reads before the producer's next bulk copy into the slot. One arrive per warp
+        // after __syncwarp ran correctly but compute-sanitizer's racecheck reports the reuse as a
+        // WAR race (bench/results/gpu-h100-2026-11-22-s9).
+        tq_mmv::mbar_arrive(&aempty[q % AST]);
+        if (bi == CB - 1) {
+            tq_mmv::mbar_arrive(&wempty[qc % WST]);
         }
 
         if (q % NB == NB - 1) { // the item's last block: write its tile

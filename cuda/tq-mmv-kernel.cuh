@@ -277,6 +277,15 @@ static __device__ __forceinline__ void mbar_init(uint64_t * bar, const uint32_t 
 #endif
 }
 
+// Orders this thread's earlier shared-memory accesses (generic proxy; with an mbarrier wait, those of the
+// threads that arrived) before its later bulk copies (async proxy): a slot's reuse after the consumers
+// released it.
+static __device__ __forceinline__ void fence_proxy_async() {
+#ifdef TQ_MMV_BULK_AVAILABLE
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+
 static __device__ __forceinline__ void mbar_expect_tx(uint64_t * bar, const uint32_t bytes) {
 #ifdef TQ_MMV_BULK_AVAILABLE
     asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" :: "r"(smem_addr(bar)), "r"(bytes) : "memory");
