@@ -96,7 +96,7 @@ for stage in "$@"; do
     for tool in memcheck racecheck; do
       for t in tq2_0 tq1_0; do
         compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT \
-          -p "type_a=$t,type_b=f32,m=(256|67|300|1023),n=(1|3|8|16|33|65|67|129|512),k=(1024|768|2048|4096)," > "$OUT/sanitize-$tool-$t.log" 2>&1
+          -p "type_a=$t,type_b=f32,m=(256|67|300|1023|129),n=(1|3|8|16|33|65|67|129|512),k=(1024|768|2048|4096|14336)," > "$OUT/sanitize-$tool-$t.log" 2>&1
         rc1=$?
         compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o GET_ROWS \
           -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
