@@ -86,10 +86,10 @@ for stage in "$@"; do
     echo "## TQ_GGUF_CUDA_MMV=0" >> "$OUT/test-backend-ops.log"
     TQ_GGUF_CUDA_MMV=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
     say "test MUL_MAT (mmvq, TQ_GGUF_CUDA_MMV=0) rc=$?"
-    # large batches again through MMQ (the default sends batches >= 256 to dequantize + cuBLAS)
-    echo "## TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0" >> "$OUT/test-backend-ops.log"
-    TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
-    say "test MUL_MAT (MMQ only, TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0) rc=$?"
+    # batches again through MMQ (without the batched product, and without dequantize + cuBLAS from 256)
+    echo "## TQ_GGUF_CUDA_MMB=0 TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0" >> "$OUT/test-backend-ops.log"
+    TQ_GGUF_CUDA_MMB=0 TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+    say "test MUL_MAT (MMQ only, TQ_GGUF_CUDA_MMB=0 TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0) rc=$?"
     say "test: $(grep -E 'tests passed' "$OUT/test-backend-ops.log" | tr -s ' ' | tr '\n' ';') FAIL lines: $(grep -c 'FAIL' "$OUT/test-backend-ops.log")"
     grep -E "FAIL" "$OUT/test-backend-ops.log" | head -20 ;;
   sanitize)
