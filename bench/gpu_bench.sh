@@ -21,8 +21,8 @@
 #   profile-mmq   ncu of the TQ2_0 MMQ kernel (28672 x 8192, n = $PROFILE_MMQ_N, default 64 512): pipes, stalls
 #   sass          per-opcode SASS instruction counts of the TQ mat-vec kernels in the harness binary
 #   kernels-mmvq  TQ kernel perf cases with TQ_GGUF_CUDA_MMV=0 (mmvq path)
-#   kernels-mmq   TQ batches ($MMQ_N, default 16|64|256|512) with MMQ only vs the default (dequantize +
-#                 cuBLAS for large batches), and F16
+#   kernels-mmq   TQ batches ($MMQ_N, default 16|64|256|512), batched product off (TQ_GGUF_CUDA_MMB=0): MMQ
+#                 only vs MMQ + dequantize + cuBLAS for large batches, and F16
 #   kernels-mmb   TQ batches ($MMB_N, default 16|64|128|256|512) through the batched int8 product vs
 #                 TQ_GGUF_CUDA_MMB=0 (MMQ, dequantize + cuBLAS from 256), and F16
 #   kernels       test-backend-ops perf -o MUL_MAT for F16, Q4_0, Q2_0, TQ2_0, TQ1_0 (4096x14336, 70B shapes);
@@ -30,7 +30,8 @@
 #   synth:CLS     the synthetic F16 GGUF of class CLS alone (no build needed: run it beside the build)
 #   models:CLS    synthetic F16 GGUF of class CLS (3b, 8b, 13b; unless synth made it) + llama-quantize to
 #                 Q4_0 Q2_0 TQ2_0 TQ1_0
-#   bench:CLS     llama-bench pp512/tg128 fa 0,1 and llama-batched-bench (1..64) for those models
+#   bench:CLS     llama-bench pp512/tg128 fa 0,1, pp512 of the TQ types with TQ_GGUF_CUDA_MMB=0, and
+#                 llama-batched-bench (1..64) for those models
 #   ab:CLS        tg128 A/B of the TQ types: default (A) vs with the environment $AB_ENV (B; several B
 #                 sides separated by ';'), in three interleaved rounds with Q4_0/Q2_0 in each A round (the machines drift; FA=0 by default)
 #   timeline:CLS  where a generated token's time goes (nsys, or ncu without gaps): kernel time per token
@@ -157,7 +158,7 @@ for stage in "$@"; do
     : > "$OUT/profile-mmq.log"
     for n in ${PROFILE_MMQ_N:-64 512}; do
       echo "## TQ2_0 MMQ 28672 x 8192 n = $n" >> "$OUT/profile-mmq.log"
-      TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0 ncu --clock-control none -k regex:'^mul_mat_q($|<)' -c 1 --section SpeedOfLight \
+      TQ_GGUF_CUDA_MMB=0 TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0 ncu --clock-control none -k regex:'^mul_mat_q($|<)' -c 1 --section SpeedOfLight \
           --section Occupancy --section WarpStateStats --section LaunchStats --section ComputeWorkloadAnalysis \
           --metrics "$NCU_STALLS_PIPES" \
           "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT -p "type_a=tq2_0,type_b=f32,m=28672,n=$n,k=8192," >> "$OUT/profile-mmq.log" 2>&1
@@ -177,7 +178,7 @@ for stage in "$@"; do
   kernels-mmq)
     # TQ batches 16..512 through MMQ vs the default (dequantize + cuBLAS from 256): where the crossover is
     for env in 0 1; do
-      TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=$env "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT \
+      TQ_GGUF_CUDA_MMB=0 TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=$env "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT \
           -p 'type_a=(f16|tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=('"${MMQ_N:-16|64|256|512}"'),k=(28672|8192),' \
           > "$OUT/kernels-cublas-min-$env.log" 2>&1
       say "kernels TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=$env rc=$?"
@@ -216,10 +217,11 @@ for stage in "$@"; do
     args=""; for t in F16 $TYPES; do [ $t = F16 ] && f=$M/$c-f16.gguf || f=$M/$c-$t.gguf; args="$args -m $f"; done
     "$BIN/llama-bench" -ngl 99 -p 512 -n 128 -r "$REPS" -fa "${FA:-0,1}" $args -o md > "$OUT/bench-$c.log" 2>&1
     say "llama-bench $c rc=$?"; grep '^|' "$OUT/bench-$c.log" | tee -a "$SUMMARY"
-    # A/B for prompts: the TQ types with MMQ only (no dequantize + cuBLAS)
-    TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0 "$BIN/llama-bench" -ngl 99 -p 512 -n 0 -r "$REPS" -fa 0 -m "$M/$c-TQ2_0.gguf" -m "$M/$c-TQ1_0.gguf" -o md \
-        > "$OUT/bench-$c-mmq.log" 2>&1
-    say "llama-bench $c pp512 MMQ only rc=$?"; grep '^|' "$OUT/bench-$c-mmq.log" | tee -a "$SUMMARY"
+    # A/B for prompts: the TQ types without the batched product (TQ_GGUF_CUDA_MMB=0: MMQ, and dequantize +
+    # cuBLAS from 256 columns)
+    TQ_GGUF_CUDA_MMB=0 "$BIN/llama-bench" -ngl 99 -p 512 -n 0 -r "$REPS" -fa 0 -m "$M/$c-TQ2_0.gguf" -m "$M/$c-TQ1_0.gguf" -o md \
+        > "$OUT/bench-$c-nommb.log" 2>&1
+    say "llama-bench $c pp512 TQ_GGUF_CUDA_MMB=0 rc=$?"; grep '^|' "$OUT/bench-$c-nommb.log" | tee -a "$SUMMARY"
     for t in F16 $TYPES; do
       [ $t = F16 ] && f=$M/$c-f16.gguf || f=$M/$c-$t.gguf
       echo "## $t" >> "$OUT/batched-$c.log"
