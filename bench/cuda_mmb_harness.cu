@@ -1,6 +1,6 @@
-// tq_gguf: standalone harness for cuda/tq-mmb-kernel.cuh (TQ2_0 / TQ1_0 times 9..64 columns).
+// tq_gguf: standalone harness for cuda/tq-mmb-kernel.cuh (TQ2_0 / TQ1_0 times 9..512 columns).
 //
-//   nvcc -arch=sm_90 -O3 -std=c++17 -Icuda bench/cuda_mmb_harness.cu -o /tmp/tq_mmb_harness && /tmp/tq_mmb_harness
+//   nvcc -arch=sm_90 -O3 -std=c++17 -Icuda -Ibench bench/cuda_mmb_harness.cu -o /tmp/tq_mmb_harness && /tmp/tq_mmb_harness
 //
 // Random GGUF-layout rows and N(0, 1) activations; checks every launch shape against a float64 CPU
 // reference from the block definitions (bench/tq_harness_common.h) on a subset of rows and all columns

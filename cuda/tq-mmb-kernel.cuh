@@ -1,6 +1,6 @@
 #pragma once
-// tq_gguf: TQ2_0 / TQ1_0 times a small batch (9..64 activation columns: batched decode) on int8 tensor
-// cores, Hopper (sm_90+) bulk-copy pipeline.
+// tq_gguf: TQ2_0 / TQ1_0 times a batch of 9..512 activation columns (batched decode and prompts) on int8
+// tensor cores, Hopper (sm_90+) bulk-copy pipeline.
 //
 // Self-contained (CUDA runtime + cuda_fp16 only, on top of cuda/tq-mmv-kernel.cuh) so that
 // bench/cuda_mmb_harness.cu can include it; cuda/tq-mmb.cu wires it into ggml-cuda.

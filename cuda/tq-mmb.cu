@@ -1,4 +1,4 @@
-// tq_gguf: ggml-cuda entry point of the TQ2_0 / TQ1_0 small-batch product (kernel: tq-mmb-kernel.cuh).
+// tq_gguf: ggml-cuda entry point of the TQ2_0 / TQ1_0 batched product (kernel: tq-mmb-kernel.cuh).
 #include "tq-mmb.cuh"
 #include "tq-mmb-kernel.cuh"
 

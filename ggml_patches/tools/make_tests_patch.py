@@ -7,7 +7,7 @@ sizes, broadcast / permuted / strided-view sources, MUL_MAT_ID and GET_ROWS for 
 and (perf mode) 70B-class shapes 8192 x 28672 and 28672 x 8192 for F16, Q4_0, Q2_0, TQ2_0, TQ1_0.
 
 Stale: the patch was extended by hand after this script (MUL_MAT_SHARED_SRC1, MUL_MAT_VEC_FUSION,
-K = 9216 and the batch 9..64 cases), so running it drops those. Edit the patch instead: apply it to a pristine tree, edit
+K = 9216 and the batch 9..512 cases), so running it drops those. Edit the patch instead: apply it to a pristine tree, edit
 tests/test-backend-ops.cpp, and `diff -u --label a/tests/test-backend-ops.cpp --label b/...` the file.
 """
 import difflib, pathlib, sys
