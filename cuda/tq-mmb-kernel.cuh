@@ -45,8 +45,8 @@ constexpr int CB         = 8;   // blocks per weight stage
 constexpr int MAX_COLS   = 128; // columns per CTA tile at most
 constexpr int SMALL_COLS = 64;  // batches up to this take tiles of at most 64 columns (mul_mat_nt)
 constexpr int MAX_BATCH  = 512; // the largest batch measured against dequantize + cuBLAS (the caller's limit)
-constexpr int MAX_SPLIT = 2;  // K splits (deterministic sums, see above)
-constexpr int FRAG_INTS = 512; // ints per (block, 8 columns) of quantized activations
+constexpr int MAX_SPLIT  = 2;   // K splits (deterministic sums, see above)
+constexpr int FRAG_INTS  = 512; // ints per (block, 8 columns) of quantized activations
 
 // Block pair layout in shared memory (as the mat-vec): PW words per pair; the even block's quants start
 // at word 0 and its d is the low half of word DW; the odd block starts 2 bytes into word DW (realigned
