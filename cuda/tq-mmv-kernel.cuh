@@ -860,10 +860,16 @@ constexpr bool deep_prefetch_rule() {
     return CB == 8 || (CB == 4 && NW == 4 && STAGES == 4);
 }
 
-// An A/B switch of the launch rules: on unless the variable is set to a number that is 0.
+// An on/off switch from the environment (the TQ_GGUF_CUDA_* A/B switches): on unless the variable is set
+// to a number equal to 0 ("0", "00"); any other value leaves it on.
 static inline bool env_switch_on(const char * name) {
     const char * e = getenv(name);
-    return e == nullptr || atoi(e) != 0;
+    if (e == nullptr) {
+        return true;
+    }
+    char * end = nullptr;
+    const long v = strtol(e, &end, 10);
+    return end == e || *end != '\0' || v != 0;
 }
 
 static inline bool deep_prefetch_enabled() {

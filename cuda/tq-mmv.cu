@@ -10,13 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
-static bool env_flag(const char * name) { // unset or anything but "0": on
-    const char * e = getenv(name);
-    return e == nullptr || strcmp(e, "0") != 0;
-}
-
 static bool tq_mmv_enabled() {
-    static const bool enabled = env_flag("TQ_GGUF_CUDA_MMV");
+    static const bool enabled = tq_mmv::env_switch_on("TQ_GGUF_CUDA_MMV");
     return enabled;
 }
 
@@ -91,7 +86,7 @@ bool ggml_cuda_tq_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_tensor
 // The kernel's GLU for a gate/up pair of TQ mat-vecs (up_node = MUL_MAT of the up weights; gate: the gate
 // weights), or -1 where the pair does not apply.
 static int tq_glu_pair(const ggml_tensor * up_node, const ggml_tensor * gate, const ggml_tensor * glu_node) {
-    static const bool enabled = env_flag("TQ_GGUF_CUDA_MMV_GLU");
+    static const bool enabled = tq_mmv::env_switch_on("TQ_GGUF_CUDA_MMV_GLU");
     const ggml_tensor * up   = up_node->src[0];
     const ggml_tensor * src1 = up_node->src[1];
     if (!enabled || up_node->op != GGML_OP_MUL_MAT || !ggml_cuda_tq_mmv_applies(up, src1, up_node) ||
@@ -145,19 +140,19 @@ static bool ggml_fusion_disabled() {
 // Off with TQ_GGUF_CUDA_MMV_QKV=0 (A/B), with ggml's GGML_CUDA_DISABLE_FUSION, and with GGML_CUDA_GRAPH_OPT=1
 // (that pass runs Q/K/V on concurrent streams: a launch over all three would cross them).
 static bool shared_src1_enabled() {
-    static const bool enabled = env_flag("TQ_GGUF_CUDA_MMV_QKV") && !env_is("GGML_CUDA_GRAPH_OPT", "1") && !ggml_fusion_disabled();
+    static const bool enabled = tq_mmv::env_switch_on("TQ_GGUF_CUDA_MMV_QKV") && !env_is("GGML_CUDA_GRAPH_OPT", "1") && !ggml_fusion_disabled();
     return enabled;
 }
 
 // Off with TQ_GGUF_CUDA_MMV_NORM=0 (A/B) and with GGML_CUDA_DISABLE_FUSION.
 static bool rms_norm_enabled() {
-    static const bool enabled = env_flag("TQ_GGUF_CUDA_MMV_NORM") && !ggml_fusion_disabled();
+    static const bool enabled = tq_mmv::env_switch_on("TQ_GGUF_CUDA_MMV_NORM") && !ggml_fusion_disabled();
     return enabled;
 }
 
 // Off with TQ_GGUF_CUDA_MMV_ADD=0 (A/B) and with GGML_CUDA_DISABLE_FUSION.
 static bool residual_add_enabled() {
-    static const bool enabled = env_flag("TQ_GGUF_CUDA_MMV_ADD") && !ggml_fusion_disabled();
+    static const bool enabled = tq_mmv::env_switch_on("TQ_GGUF_CUDA_MMV_ADD") && !ggml_fusion_disabled();
     return enabled;
 }
 
