@@ -39,8 +39,7 @@ int main(int argc, char ** argv) {
     cudaStream_t st; CK(cudaStreamCreate(&st));
     cudaEvent_t e0, e1; CK(cudaEventCreate(&e0)); CK(cudaEventCreate(&e1));
 
-    struct Shape { int m, k; bool time; };
-    const Shape shapes[] = {
+    const harness_shape shapes[] = {
         {67, 2048, false}, {200, 4096, false}, {300, 16384, false}, // odd row counts, 1..8 chunks
         {3072, 8192, true}, {4096, 4096, true}, {14336, 4096, true}, {4096, 14336, true}, // 3B / 8B
         {28672, 8192, true}, {8192, 28672, true},                                         // 70B
@@ -53,100 +52,76 @@ int main(int argc, char ** argv) {
     int nref = 0; // reference columns: the widest batch run
     for (int n : cols) if (n >= nmin && n <= nmax) nref = std::max(nref, n);
 
-    for (int type : {TQ2, TQ1}) {
-        if (only_type >= 0 && type != only_type) continue;
-        const int bs = type == TQ2 ? 66 : 54;
-        for (const Shape & sh : shapes) {
-            if (only_m && (sh.m != only_m || sh.k != only_k)) continue;
-            const int nb = sh.k/256;
-            const int64_t rb = (int64_t) nb*bs;
-            const harness_weights wt = make_random_weights(rng, type, sh.m, nb, sh.time);
-            const std::vector<uint8_t> & hw = wt.host;
-            const size_t wbytes = wt.bytes;
-            const int ncopy = wt.ncopy;
-            char * dw = wt.dev;
-            std::vector<float> hy;
-            float * dy = device_normal(rng, (size_t) sh.k*MAXN, &hy);
-            int * yq; CK(cudaMalloc(&yq, (size_t) sh.k*MAXN));
-            float2 * ym; CK(cudaMalloc(&ym, (size_t) nb*MAXN*sizeof(float2)));
-            float * dd; CK(cudaMalloc(&dd, (size_t) sh.m*MAXN*4));
-            // mat-vec reference timing buffers (8 columns)
-            int * yq8; CK(cudaMalloc(&yq8, (size_t) sh.k*8));
-            float2 * ym8; CK(cudaMalloc(&ym8, (size_t) nb*8*sizeof(float2)));
+    for_each_case(rng, shapes, only_type, only_m, only_k, [&](const harness_case & hc) {
+        const int type = hc.type, nb = hc.nb;
+        const harness_shape & sh = hc.sh;
+        const int64_t rb = hc.rb;
+        const size_t wbytes = hc.w.bytes;
+        const int ncopy = hc.w.ncopy;
+        char * dw = hc.w.dev;
+        std::vector<float> hy;
+        float * dy = device_normal(rng, (size_t) sh.k*MAXN, &hy);
+        int * yq; CK(cudaMalloc(&yq, (size_t) sh.k*MAXN));
+        float2 * ym; CK(cudaMalloc(&ym, (size_t) nb*MAXN*sizeof(float2)));
+        float * dd; CK(cudaMalloc(&dd, (size_t) sh.m*MAXN*4));
+        // mat-vec reference timing buffers (8 columns)
+        int * yq8; CK(cudaMalloc(&yq8, (size_t) sh.k*8));
+        float2 * ym8; CK(cudaMalloc(&ym8, (size_t) nb*8*sizeof(float2)));
 
-            std::vector<int> rows;
-            for (int r = 0; r < sh.m; r += (sh.m > 1000 ? 97 : 1)) rows.push_back(r);
-            rows.push_back(sh.m - 1);
-            std::vector<double> ref((size_t) rows.size()*MAXN, 0.0), deq(256);
-            for (size_t ri = 0; ri < rows.size(); ++ri) {
-                for (int b = 0; b < nb; ++b) {
-                    decode_blk(type, hw.data() + (int64_t) rows[ri]*rb + (int64_t) b*bs, deq.data());
-                    for (int c = 0; c < nref; ++c) {
-                        double s = 0; const float * yc = hy.data() + (size_t) c*sh.k + b*256;
-                        for (int n = 0; n < 256; ++n) s += deq[n]*yc[n];
-                        ref[ri*MAXN + c] += s;
-                    }
-                }
-            }
-            auto check = [&](const int n, const int v) {
-                CK(cudaMemset(dd, 0xFF, (size_t) sh.m*MAXN*4));
-                if (!run_mmb(type, dw, dy, yq, ym, dd, nb, rb, sh.m, n, st, v, true)) return -1.0;
-                CK(cudaGetLastError()); CK(cudaStreamSynchronize(st));
-                std::vector<float> out((size_t) sh.m*n);
-                CK(cudaMemcpy(out.data(), dd, out.size()*4, cudaMemcpyDeviceToHost));
-                double se = 0, sr = 0;
-                for (size_t ri = 0; ri < rows.size(); ++ri) for (int c = 0; c < n; ++c) {
-                    const double e = out[(size_t) c*sh.m + rows[ri]] - ref[ri*MAXN + c];
-                    se += e*e; sr += ref[ri*MAXN + c]*ref[ri*MAXN + c];
-                }
-                const double rel = std::sqrt(se/std::max(sr, 1e-30));
-                return std::isfinite(rel) ? rel : 1e30;
-            };
-            auto time_us = [&](auto && fn) {
-                for (int i = 0; i < 3; ++i) fn(i);
-                CK(cudaEventRecord(e0, st));
-                for (int i = 0; i < reps; ++i) fn(i);
-                CK(cudaEventRecord(e1, st)); CK(cudaEventSynchronize(e1));
-                CK(cudaGetLastError());
-                float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
-                return ms*1e3/reps;
-            };
-            double mv8 = -1;
-            if (sh.time) {
-                mv8 = time_us([&](int i) {
-                    tq_mmv::mv_options opt;
-                    if (type == TQ2) tq_mmv::mul_mat_vec<TQ2>(dw + (i % ncopy)*wbytes, dy, yq8, ym8, dd, nb, rb, sh.m, 8, sh.k, sh.m, st, opt);
-                    else             tq_mmv::mul_mat_vec<TQ1>(dw + (i % ncopy)*wbytes, dy, yq8, ym8, dd, nb, rb, sh.m, 8, sh.k, sh.m, st, opt);
-                });
-            }
-            for (int n : cols) {
-                if (n < nmin || n > nmax) continue;
-                char buf[256];
-                snprintf(buf, sizeof buf, "| %s | %5d x %5d | %2d | %7.2f |", type == TQ2 ? "TQ2_0" : "TQ1_0", sh.m, sh.k, n, mv8*((n + 7)/8));
-                std::string line = buf;
-                double rel0 = 0;
-                for (int v : variants) {
-                    const double r = check(n, v);
-                    if (r < 0) { printf("variant %d: no bulk copies on this device\n", v); fails++; continue; }
-                    const bool ok = r < 2e-2;
-                    if (!ok || (!sh.time && v == 0)) printf("check %s %dx%d n=%d variant %d: rel rms err %.2e %s\n", type == TQ2 ? "TQ2_0" : "TQ1_0", sh.m, sh.k, n, v, r, ok ? "ok" : "FAIL");
-                    fails += !ok;
-                    if (v == 0) rel0 = r;
-                    if (!sh.time) continue;
-                    if (v == 0) {
-                        const double us = time_us([&](int i) { run_mmb(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, st, 0, true); });
-                        snprintf(buf, sizeof buf, " %7.2f |", us); line += buf;
-                    }
-                    const double us = time_us([&](int i) { run_mmb(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, st, v, false); });
+        std::vector<int> rows;
+        for (int r = 0; r < sh.m; r += (sh.m > 1000 ? 97 : 1)) rows.push_back(r);
+        rows.push_back(sh.m - 1);
+        const std::vector<double> ref = reference_products(hc, rows, hy, nref, MAXN);
+        auto check = [&](const int n, const int v) {
+            CK(cudaMemset(dd, 0xFF, (size_t) sh.m*MAXN*4));
+            if (!run_mmb(type, dw, dy, yq, ym, dd, nb, rb, sh.m, n, st, v, true)) return -1.0;
+            CK(cudaGetLastError()); CK(cudaStreamSynchronize(st));
+            return rel_rms_error(dd, sh.m, n, rows, ref, MAXN);
+        };
+        auto time_us = [&](auto && fn) {
+            for (int i = 0; i < 3; ++i) fn(i);
+            CK(cudaEventRecord(e0, st));
+            for (int i = 0; i < reps; ++i) fn(i);
+            CK(cudaEventRecord(e1, st)); CK(cudaEventSynchronize(e1));
+            CK(cudaGetLastError());
+            float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
+            return ms*1e3/reps;
+        };
+        double mv8 = -1;
+        if (sh.time) {
+            mv8 = time_us([&](int i) {
+                tq_mmv::mv_options opt;
+                if (type == TQ2) tq_mmv::mul_mat_vec<TQ2>(dw + (i % ncopy)*wbytes, dy, yq8, ym8, dd, nb, rb, sh.m, 8, sh.k, sh.m, st, opt);
+                else             tq_mmv::mul_mat_vec<TQ1>(dw + (i % ncopy)*wbytes, dy, yq8, ym8, dd, nb, rb, sh.m, 8, sh.k, sh.m, st, opt);
+            });
+        }
+        for (int n : cols) {
+            if (n < nmin || n > nmax) continue;
+            char buf[256];
+            snprintf(buf, sizeof buf, "| %s | %5d x %5d | %2d | %7.2f |", type == TQ2 ? "TQ2_0" : "TQ1_0", sh.m, sh.k, n, mv8*((n + 7)/8));
+            std::string line = buf;
+            double rel0 = 0;
+            for (int v : variants) {
+                const double r = check(n, v);
+                if (r < 0) { printf("variant %d: no bulk copies on this device\n", v); fails++; continue; }
+                const bool ok = r < 2e-2;
+                if (!ok || (!sh.time && v == 0)) printf("check %s %dx%d n=%d variant %d: rel rms err %.2e %s\n", type == TQ2 ? "TQ2_0" : "TQ1_0", sh.m, sh.k, n, v, r, ok ? "ok" : "FAIL");
+                fails += !ok;
+                if (v == 0) rel0 = r;
+                if (!sh.time) continue;
+                if (v == 0) {
+                    const double us = time_us([&](int i) { run_mmb(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, st, 0, true); });
                     snprintf(buf, sizeof buf, " %7.2f |", us); line += buf;
                 }
-                snprintf(buf, sizeof buf, " %.1e |", rel0);
-                if (sh.time) table.push_back(line + buf);
+                const double us = time_us([&](int i) { run_mmb(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, st, v, false); });
+                snprintf(buf, sizeof buf, " %7.2f |", us); line += buf;
             }
-            CK(cudaFree(dw)); CK(cudaFree(dy)); CK(cudaFree(yq)); CK(cudaFree(ym)); CK(cudaFree(dd));
-            CK(cudaFree(yq8)); CK(cudaFree(ym8));
+            snprintf(buf, sizeof buf, " %.1e |", rel0);
+            if (sh.time) table.push_back(line + buf);
         }
-    }
+        CK(cudaFree(dy)); CK(cudaFree(yq)); CK(cudaFree(ym)); CK(cudaFree(dd));
+        CK(cudaFree(yq8)); CK(cudaFree(ym8));
+    });
     printf("\nus per call; mv8 x ceil(n/8): the mat-vec at 8 columns times the calls n columns would need\n"
            "| type | m x k | n | mv8 x ceil(n/8) | quant+mmb | mmb only | v1 | v2 | v3 | v4 | v5 | v6 | v7 | rel err |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (auto & l : table) printf("%s\n", l.c_str());

@@ -69,8 +69,7 @@ int main(int argc, char ** argv) {
         CK(cudaFree(a)); CK(cudaFree(b));
     }
 
-    struct Shape { int m, k; bool time; };
-    const Shape shapes[] = {
+    const harness_shape shapes[] = {
         {67, 1536, false}, {80, 3072, false}, {48, 1024, false}, {72, 5632, false},
         {40, 9216, false}, // 36 blocks: chunks of 8, partial last chunk, deep prefetch
         {3072, 3072, true}, {8192, 3072, true}, {3072, 8192, true}, {2048, 5632, true}, // 3B, TriLM 1.1B
@@ -81,102 +80,78 @@ int main(int argc, char ** argv) {
     std::vector<std::string> table;
     int fails = 0;
 
-    for (int type : {TQ2, TQ1}) {
-        if (only_type >= 0 && type != only_type) continue;
-        const int bs = type == TQ2 ? 66 : 54;
-        for (const Shape & sh : shapes) {
-            if (only_m && (sh.m != only_m || sh.k != only_k)) continue;
-            const int nb = sh.k/256;
-            const int64_t rb = (int64_t) nb*bs;
-            const harness_weights wt = make_random_weights(rng, type, sh.m, nb, sh.time);
-            const std::vector<uint8_t> & hw = wt.host;
-            const size_t wbytes = wt.bytes;
-            const int ncopy = wt.ncopy;
-            char * dw = wt.dev;
-            // activations: 8 columns
-            std::vector<float> hy;
-            float * dy = device_normal(rng, (size_t) sh.k*8, &hy);
-            int * yq; CK(cudaMalloc(&yq, (size_t) sh.k*8));
-            float2 * ym; CK(cudaMalloc(&ym, (size_t) nb*8*sizeof(float2)));
-            float * dd; CK(cudaMalloc(&dd, (size_t) sh.m*8*4));
+    for_each_case(rng, shapes, only_type, only_m, only_k, [&](const harness_case & hc) {
+        const int type = hc.type, nb = hc.nb;
+        const harness_shape & sh = hc.sh;
+        const int64_t rb = hc.rb;
+        const size_t wbytes = hc.w.bytes;
+        const int ncopy = hc.w.ncopy;
+        char * dw = hc.w.dev;
+        // activations: 8 columns
+        std::vector<float> hy;
+        float * dy = device_normal(rng, (size_t) sh.k*8, &hy);
+        int * yq; CK(cudaMalloc(&yq, (size_t) sh.k*8));
+        float2 * ym; CK(cudaMalloc(&ym, (size_t) nb*8*sizeof(float2)));
+        float * dd; CK(cudaMalloc(&dd, (size_t) sh.m*8*4));
 
-            // reference rows
-            std::vector<int> rows;
-            for (int r = 0; r < sh.m; r += (sh.m > 1000 ? 61 : 1)) rows.push_back(r);
-            rows.push_back(sh.m - 1);
-            std::vector<double> ref((size_t) rows.size()*8, 0.0), deq(256);
-            for (size_t ri = 0; ri < rows.size(); ++ri) {
-                for (int b = 0; b < nb; ++b) {
-                    decode_blk(type, hw.data() + (int64_t) rows[ri]*rb + (int64_t) b*bs, deq.data());
-                    for (int c = 0; c < 8; ++c) {
-                        double s = 0; const float * yc = hy.data() + (size_t) c*sh.k + b*256;
-                        for (int n = 0; n < 256; ++n) s += deq[n]*yc[n];
-                        ref[ri*8 + c] += s;
-                    }
-                }
+        // reference rows
+        std::vector<int> rows;
+        for (int r = 0; r < sh.m; r += (sh.m > 1000 ? 61 : 1)) rows.push_back(r);
+        rows.push_back(sh.m - 1);
+        const std::vector<double> ref = reference_products(hc, rows, hy, 8, 8);
+        // relative RMS error of variant v (>= 0: with the quantize kernel) against the float64 reference
+        auto check = [&](const int n, const int v) {
+            CK(cudaMemset(dd, 0xFF, (size_t) sh.m*8*4));
+            run_mv(type, dw, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, v);
+            CK(cudaGetLastError()); CK(cudaStreamSynchronize(st));
+            return rel_rms_error(dd, sh.m, n, rows, ref, 8);
+        };
+        // timing columns: 0 = quantize + default kernel; NO_QUANT = default kernel alone; 1..7 = fixed
+        // launch shapes (NWxSTAGES, see mul_mat_vec; 7 = NW4S2 with cp.async instead of bulk copies;
+        // 8 = chunks of 8 blocks only, the rule before short rows got chunks of 4; 9..11 = chunks of 4 on
+        // long rows, NW8S3, NW4S4, NW8S2; 12 = NW2S2)
+        const int variants[] = {0, NO_QUANT, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+        for (int n : cols) {
+            double rel = 0;
+            bool ok = true;
+            for (int v : variants) {
+                if (v == NO_QUANT) continue;
+                const double r = check(n, v);
+                const bool okv = r < 2e-2;
+                if (!okv || (!sh.time && v == 0)) printf("check %s %dx%d n=%d variant %d: rel rms err %.2e %s\n", type == TQ2 ? "TQ2_0" : "TQ1_0", sh.m, sh.k, n, v, r, okv ? "ok" : "FAIL");
+                fails += !okv;
+                ok = ok && okv;
+                if (v == 0) rel = r;
             }
-            // relative RMS error of variant v (>= 0: with the quantize kernel) against the float64 reference
-            auto check = [&](const int n, const int v) {
-                CK(cudaMemset(dd, 0xFF, (size_t) sh.m*8*4));
-                run_mv(type, dw, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, v);
-                CK(cudaGetLastError()); CK(cudaStreamSynchronize(st));
-                std::vector<float> out((size_t) sh.m*n);
-                CK(cudaMemcpy(out.data(), dd, out.size()*4, cudaMemcpyDeviceToHost));
-                double se = 0, sr = 0;
-                for (size_t ri = 0; ri < rows.size(); ++ri) for (int c = 0; c < n; ++c) {
-                    const double e = out[(size_t) c*sh.m + rows[ri]] - ref[ri*8 + c];
-                    se += e*e; sr += ref[ri*8 + c]*ref[ri*8 + c];
+            if (!sh.time || !ok) continue;
+            std::string line = "";
+            char buf[256];
+            snprintf(buf, sizeof buf, "| %s | %5d x %5d | %d |", type == TQ2 ? "TQ2_0" : "TQ1_0", sh.m, sh.k, n);
+            line += buf;
+            for (int v : variants) {
+                if (default_only && v != 0 && v != NO_QUANT) {
+                    line += "       - |";
+                    continue;
                 }
-                const double rel = std::sqrt(se/std::max(sr, 1e-30));
-                return std::isfinite(rel) ? rel : 1e30;
-            };
-            // timing columns: 0 = quantize + default kernel; NO_QUANT = default kernel alone; 1..7 = fixed
-            // launch shapes (NWxSTAGES, see mul_mat_vec; 7 = NW4S2 with cp.async instead of bulk copies;
-            // 8 = chunks of 8 blocks only, the rule before short rows got chunks of 4; 9..11 = chunks of 4 on
-            // long rows, NW8S3, NW4S4, NW8S2; 12 = NW2S2)
-            const int variants[] = {0, NO_QUANT, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-            for (int n : cols) {
-                double rel = 0;
-                bool ok = true;
-                for (int v : variants) {
-                    if (v == NO_QUANT) continue;
-                    const double r = check(n, v);
-                    const bool okv = r < 2e-2;
-                    if (!okv || (!sh.time && v == 0)) printf("check %s %dx%d n=%d variant %d: rel rms err %.2e %s\n", type == TQ2 ? "TQ2_0" : "TQ1_0", sh.m, sh.k, n, v, r, okv ? "ok" : "FAIL");
-                    fails += !okv;
-                    ok = ok && okv;
-                    if (v == 0) rel = r;
+                for (int i = 0; i < 3; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, v);
+                CK(cudaEventRecord(e0, st));
+                for (int i = 0; i < reps; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, v);
+                CK(cudaEventRecord(e1, st)); CK(cudaEventSynchronize(e1));
+                CK(cudaGetLastError());
+                float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
+                const double us = ms*1e3/reps;
+                if (v == 0) {
+                    snprintf(buf, sizeof buf, " %7.2f | %6.0f | %4.0f%% |", us, wbytes/(us*1e-6)/1e9, 100.0*wbytes/(us*1e-6)/1e9/copy_gbs);
+                } else {
+                    snprintf(buf, sizeof buf, " %7.2f |", us);
                 }
-                if (!sh.time || !ok) continue;
-                std::string line = "";
-                char buf[256];
-                snprintf(buf, sizeof buf, "| %s | %5d x %5d | %d |", type == TQ2 ? "TQ2_0" : "TQ1_0", sh.m, sh.k, n);
                 line += buf;
-                for (int v : variants) {
-                    if (default_only && v != 0 && v != NO_QUANT) {
-                        line += "       - |";
-                        continue;
-                    }
-                    for (int i = 0; i < 3; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, v);
-                    CK(cudaEventRecord(e0, st));
-                    for (int i = 0; i < reps; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, v);
-                    CK(cudaEventRecord(e1, st)); CK(cudaEventSynchronize(e1));
-                    CK(cudaGetLastError());
-                    float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
-                    const double us = ms*1e3/reps;
-                    if (v == 0) {
-                        snprintf(buf, sizeof buf, " %7.2f | %6.0f | %4.0f%% |", us, wbytes/(us*1e-6)/1e9, 100.0*wbytes/(us*1e-6)/1e9/copy_gbs);
-                    } else {
-                        snprintf(buf, sizeof buf, " %7.2f |", us);
-                    }
-                    line += buf;
-                }
-                snprintf(buf, sizeof buf, " %.1e |", rel);
-                table.push_back(line + buf);
             }
-            CK(cudaFree(dw)); CK(cudaFree(dy)); CK(cudaFree(yq)); CK(cudaFree(ym)); CK(cudaFree(dd));
+            snprintf(buf, sizeof buf, " %.1e |", rel);
+            table.push_back(line + buf);
         }
-    }
+        CK(cudaFree(dy)); CK(cudaFree(yq)); CK(cudaFree(ym)); CK(cudaFree(dd));
+    });
     // Mat-vecs of one input (Q/K/V of 3B- and 8B-class layers): one launch over the three matrices
     // (mul_mat_vec_segments) must give bit-identical outputs to three launches (same quantization, same
     // per-tile sums), and takes the time below against three separate quantize + mat-vec calls.

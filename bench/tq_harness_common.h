@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -118,4 +119,68 @@ static harness_weights make_random_weights(std::mt19937 & rng, const int type, c
     CK(cudaMemcpy(w.dev, w.host.data(), w.bytes, cudaMemcpyHostToDevice));
     for (int c = 1; c < w.ncopy; ++c) CK(cudaMemcpy(w.dev + c*w.bytes, w.dev, w.bytes, cudaMemcpyDeviceToDevice));
     return w;
+}
+
+// A matrix shape of a harness run; time: also timed (else only checked).
+struct harness_shape { int m, k; bool time; };
+
+// One (type, shape) case: the row layout and fresh random weights.
+struct harness_case {
+    int type;          // TQ_HOST_TQ2 / TQ_HOST_TQ1
+    harness_shape sh;
+    int bs;            // bytes per block
+    int nb;            // blocks per row
+    int64_t rb;        // bytes per row
+    harness_weights w;
+};
+
+// fn(c) for every type and shape the command line selects (only_type < 0: both types; only_m == 0: every
+// shape), each with new weights (drawn from rng in this order), freed after fn returns.
+template <typename Shapes, typename Fn>
+static void for_each_case(std::mt19937 & rng, const Shapes & shapes, const int only_type, const int only_m,
+                          const int only_k, Fn && fn) {
+    for (int type : {TQ_HOST_TQ2, TQ_HOST_TQ1}) {
+        if (only_type >= 0 && type != only_type) continue;
+        for (const harness_shape & sh : shapes) {
+            if (only_m && (sh.m != only_m || sh.k != only_k)) continue;
+            harness_case c = {type, sh, type == TQ_HOST_TQ2 ? 66 : 54, sh.k/256, 0, {}};
+            c.rb = (int64_t) c.nb*c.bs;
+            c.w  = make_random_weights(rng, type, sh.m, c.nb, sh.time);
+            fn(c);
+            CK(cudaFree(c.w.dev));
+        }
+    }
+}
+
+// float64 reference products: ref[ri*stride + col] = row rows[ri] of c's weights (decoded from the block
+// definitions) times column col of hy (columns of k floats), for col < ncols.
+static std::vector<double> reference_products(const harness_case & c, const std::vector<int> & rows,
+                                              const std::vector<float> & hy, const int ncols, const int stride) {
+    std::vector<double> ref(rows.size()*stride, 0.0), deq(256);
+    for (size_t ri = 0; ri < rows.size(); ++ri) {
+        for (int b = 0; b < c.nb; ++b) {
+            decode_blk(c.type, c.w.host.data() + (int64_t) rows[ri]*c.rb + (int64_t) b*c.bs, deq.data());
+            for (int col = 0; col < ncols; ++col) {
+                double s = 0; const float * yc = hy.data() + (size_t) col*c.sh.k + b*256;
+                for (int n = 0; n < 256; ++n) s += deq[n]*yc[n];
+                ref[ri*stride + col] += s;
+            }
+        }
+    }
+    return ref;
+}
+
+// Relative RMS error of dst (m rows, column-major, ncols columns, on the device) on the reference rows
+// (1e30 if not finite).
+static double rel_rms_error(const float * dst, const int m, const int ncols, const std::vector<int> & rows,
+                            const std::vector<double> & ref, const int stride) {
+    std::vector<float> out((size_t) m*ncols);
+    CK(cudaMemcpy(out.data(), dst, out.size()*4, cudaMemcpyDeviceToHost));
+    double se = 0, sr = 0;
+    for (size_t ri = 0; ri < rows.size(); ++ri) for (int col = 0; col < ncols; ++col) {
+        const double e = out[(size_t) col*m + rows[ri]] - ref[ri*stride + col];
+        se += e*e; sr += ref[ri*stride + col]*ref[ri*stride + col];
+    }
+    const double rel = std::sqrt(se/std::max(sr, 1e-30));
+    return std::isfinite(rel) ? rel : 1e30;
 }
