@@ -50,7 +50,7 @@ static constexpr __host__ __device__ bool ggml_cuda_is_tq_type(const ggml_type t
     return type == GGML_TYPE_TQ1_0 || type == GGML_TYPE_TQ2_0;
 }
 
-// A MUL_MAT that the TQ mat-vec and small-batch kernels take as it is: one matrix (no broadcasting over
+// A MUL_MAT that the TQ mat-vec and batched kernels take as it is: one matrix (no broadcasting over
 // dims 2 and 3), F32 activations and output with contiguous rows, activation columns 16-byte aligned,
 // K a whole number of blocks.
 static inline bool ggml_cuda_tq_is_plain_2d(const ggml_tensor * src0, const ggml_tensor * src1, const ggml_tensor * dst) {
