@@ -28,7 +28,7 @@ static bool run_mmb(int type, const char * x, const float * y, int * yq, float2 
 }
 
 int main(int argc, char ** argv) {
-    // usage: harness [reps [M K [TYPE [NMIN NMAX]]]] (M = 0: every shape; TYPE 2 = TQ2_0, 1 = TQ1_0, 0 = both)
+    // usage: harness [reps [M K [TYPE [NMIN NMAX]]]] (M or K = 0: any; TYPE 2 = TQ2_0, 1 = TQ1_0, 0 = both)
     const int reps = argc > 1 ? atoi(argv[1]) : 20;
     const int only_m = argc > 3 ? atoi(argv[2]) : 0, only_k = argc > 3 ? atoi(argv[3]) : 0;
     const int only_type = argc > 4 && atoi(argv[4]) != 0 ? (atoi(argv[4]) == 1 ? TQ1 : TQ2) : -1;
@@ -41,6 +41,8 @@ int main(int argc, char ** argv) {
 
     const harness_shape shapes[] = {
         {67, 2048, false}, {200, 4096, false}, {300, 16384, false}, // odd row counts, 1..8 chunks
+        {67, 1024, false}, {200, 3072, false}, {100, 9216, false},  // cp.async weights: 1, 3, 9 stages of 4
+        {3072, 3072, true}, {8192, 3072, true},                     // 3B (cp.async weights)
         {3072, 8192, true}, {4096, 4096, true}, {14336, 4096, true}, {4096, 14336, true}, // 3B / 8B
         {28672, 8192, true}, {8192, 28672, true},                                         // 70B
     };

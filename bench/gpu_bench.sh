@@ -97,7 +97,7 @@ for stage in "$@"; do
     for tool in memcheck racecheck; do
       for t in tq2_0 tq1_0; do
         compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT \
-          -p "type_a=$t,type_b=f32,m=(256|67|300|1023|129),n=(1|3|8|16|33|65|67|129|512),k=(1024|768|2048|4096|14336)," > "$OUT/sanitize-$tool-$t.log" 2>&1
+          -p "type_a=$t,type_b=f32,m=(256|67|300|1023|129|200),n=(1|3|8|16|33|65|67|129|512),k=(1024|768|2048|4096|14336|3072)," > "$OUT/sanitize-$tool-$t.log" 2>&1
         rc1=$?
         compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o GET_ROWS \
           -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
@@ -117,6 +117,22 @@ for stage in "$@"; do
     harness_bin
     $H > "$OUT/harness.log" 2>&1
     say "harness rc=$?"; grep -E "^\||fails|FAIL|device|copy" "$OUT/harness.log" | tee -a "$SUMMARY" ;;
+  harness-mmb)
+    # standalone batched-product harness (cuda/tq-mmb-kernel.cuh): every launch shape vs float64, timed
+    # against the mat-vec; MMB_HARNESS_ARGS: ';'-separated argument lists (reps M K TYPE NMIN NMAX)
+    HM=.device/bin/mmb_harness
+    if [ ! -x $HM ]; then
+      HM=/tmp/tq_mmb_harness
+      nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda -Ibench bench/cuda_mmb_harness.cu -o $HM > "$OUT/mmb-harness-build.log" 2>&1
+    fi
+    : > "$OUT/mmb-harness.log"
+    IFS=';' read -ra runs <<< "${MMB_HARNESS_ARGS:-10}"
+    for r in "${runs[@]}"; do
+      echo "## mmb_harness $r" >> "$OUT/mmb-harness.log"
+      $HM $r >> "$OUT/mmb-harness.log" 2>&1
+      say "harness-mmb ($r) rc=$?"
+    done
+    grep -E "^\||fails|FAIL|^## " "$OUT/mmb-harness.log" | tee -a "$SUMMARY" ;;
   harness-ab)
     # default launches only (TQ_HARNESS_DEFAULT_ONLY), A = as built vs B = with $HARNESS_B_ENV, two
     # interleaved rounds

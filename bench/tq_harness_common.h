@@ -134,15 +134,15 @@ struct harness_case {
     harness_weights w;
 };
 
-// fn(c) for every type and shape the command line selects (only_type < 0: both types; only_m == 0: every
-// shape), each with new weights (drawn from rng in this order), freed after fn returns.
+// fn(c) for every type and shape the command line selects (only_type < 0: both types; only_m, only_k: the
+// shapes of that m, k; 0: any), each with new weights (drawn from rng in this order), freed after fn returns.
 template <typename Shapes, typename Fn>
 static void for_each_case(std::mt19937 & rng, const Shapes & shapes, const int only_type, const int only_m,
                           const int only_k, Fn && fn) {
     for (int type : {TQ_HOST_TQ2, TQ_HOST_TQ1}) {
         if (only_type >= 0 && type != only_type) continue;
         for (const harness_shape & sh : shapes) {
-            if (only_m && (sh.m != only_m || sh.k != only_k)) continue;
+            if ((only_m && sh.m != only_m) || (only_k && sh.k != only_k)) continue;
             harness_case c = {type, sh, type == TQ_HOST_TQ2 ? 66 : 54, sh.k/256, 0, {}};
             c.rb = (int64_t) c.nb*c.bs;
             c.w  = make_random_weights(rng, type, sh.m, c.nb, sh.time);

@@ -12,10 +12,11 @@
 //
 //   * CTA tile: R = WM*MT*16 weight rows x C = WN*NT*8 columns, WM x WN consumer warps (+ 1 producer),
 //     warp tile MT m16 tiles x NT n8 tiles.
-//   * Weights: a ring of WST stages of CB = 8 blocks per row (528 / 432 bytes: 16-byte multiples), one
-//     bulk copy per row, completing on the stage's mbarrier (as in the mat-vec; rows 16-byte aligned and
-//     nb % 8 == 0, else the caller uses MMQ). Each weight byte is read from shared memory by the WN warps
-//     of its rows and decoded in registers into the A fragments (no decoded tile is stored).
+//   * Weights: a ring of WST stages of CB blocks per row, completing on the stage's mbarrier (struct
+//     weight_stage: one bulk copy per row of 8 blocks where rows are 16-byte aligned and nb % 8 == 0,
+//     else 8-byte cp.async pieces of 4 blocks; other rows go to MMQ). Each weight byte is read from
+//     shared memory by the WN warps of its rows and decoded in registers into the A fragments (no
+//     decoded tile is stored).
 //   * Activations: quantized by tq_mmb_quantize into the mma's B-fragment order, so one block (256 K)
 //     of 8 columns is 2 KB that a warp reads as 4 conflict-free 16-byte loads per lane (lane l, pair of
 //     k32 steps p: words [p][l][0..3]); a ring of AST blocks, one bulk copy of C*256 bytes (+ C scales)
@@ -41,12 +42,25 @@ using tq_mmv::TQ2;
 using tq_mmv::TQ1;
 using tq_mmv::traits;
 
-constexpr int CB         = 8;   // blocks per weight stage
 constexpr int MAX_COLS   = 128; // columns per CTA tile at most
 constexpr int SMALL_COLS = 64;  // batches up to this take tiles of at most 64 columns (mul_mat_nt)
 constexpr int MAX_BATCH  = 512; // the largest batch measured against dequantize + cuBLAS (the caller's limit)
 constexpr int MAX_SPLIT  = 2;   // K splits (deterministic sums, see above)
 constexpr int FRAG_INTS  = 512; // ints per (block, 8 columns) of quantized activations
+
+// How the weights reach shared memory. A stage is CB blocks of every row of the CTA tile.
+//   * WEIGHTS_BULK: one Hopper bulk copy per row and stage of 8 blocks (528 / 432 bytes); bulk copies
+//     take 16-byte multiples at 16-byte aligned addresses: rows 16-byte aligned, nb % 8 == 0 (K % 2048
+//     == 0: the 8B/70B-class shapes).
+//   * WEIGHTS_CP_ASYNC: stages of 4 blocks (264 / 216 bytes) in 8-byte cp.async pieces, every producer
+//     lane's pieces completing on the stage's mbarrier (cp.async.mbarrier.arrive.noinc): rows 8-byte
+//     aligned, nb % 4 == 0. The 3B-class K = 3072 (rows of 792 / 648 bytes) and K = 9216 take it.
+enum weight_copy : int { WEIGHTS_NONE = -1, WEIGHTS_BULK = 0, WEIGHTS_CP_ASYNC = 1 };
+
+template <int wc> struct weight_stage {
+    static constexpr int blocks = wc == WEIGHTS_BULK ? 8 : 4;
+    static constexpr int piece  = 8; // bytes per cp.async (WEIGHTS_CP_ASYNC)
+};
 
 // Block pair layout in shared memory (as the mat-vec): PW words per pair; the even block's quants start
 // at word 0 and its d is the low half of word DW; the odd block starts 2 bytes into word DW (realigned
@@ -140,8 +154,9 @@ __global__ void __launch_bounds__(32*QUANT_WARPS) tq_mmb_quantize(
 }
 
 // ---- the product ----
-template <int type, int MT, int NT, int WM, int WN, int WST, int AST>
+template <int type, int MT, int NT, int WM, int WN, int WST, int AST, int WC>
 struct config {
+    static constexpr int CB = weight_stage<WC>::blocks;           // blocks per weight stage
     static constexpr int R  = WM*MT*16;                           // rows per CTA
     static constexpr int C  = WN*NT*8;                            // columns per CTA
     static constexpr int CW = tq_mmv::chunk<type, CB>::stride;    // words per row and weight stage
@@ -150,20 +165,22 @@ struct config {
     static_assert(C <= MAX_COLS, "column tile");
 };
 
-// x: nrows rows of nb blocks (row_bytes apart, 16-byte aligned, nb % CB == 0); yq/ym: tq_mmb_quantize's
+// x: nrows rows of nb blocks (row_bytes apart, aligned for WC, nb % CB == 0); yq/ym: tq_mmb_quantize's
 // output for ncols_pad columns (a multiple of C); dst[col*stride_dst + row], zeroed by the caller when
 // nsplit > 1 (the splits add).
 // Work items: (row tile, column tile, K split), item = blockIdx.x + i*gridDim.x (the grid is at most one
 // resident wave). Every item has the same NB = nb/nsplit blocks, so a CTA's blocks form one sequence
 // q = i*NB + b and both rings run across item boundaries: the next item's first weights and activations
 // are in flight while the current item finishes.
-template <int type, int MT, int NT, int WM, int WN, int WST, int AST>
+template <int type, int MT, int NT, int WM, int WN, int WST, int AST, int WC>
 __global__ void __launch_bounds__((WM*WN + 1)*32) tq_mmb_kernel(
         const char * __restrict__ x, const int64_t row_bytes, const int nrows, const int * yq, const float2 * ym,
         const int nb, const int ncols, const int ncols_pad, float * dst, const int64_t stride_dst,
         const int row_tiles, const int col_tiles, const int nsplit) {
-    using cfg = config<type, MT, NT, WM, WN, WST, AST>;
-    constexpr int BS = traits<type>::bs, R = cfg::R, C = cfg::C, CW = cfg::CW, AI = cfg::AI;
+    using cfg = config<type, MT, NT, WM, WN, WST, AST, WC>;
+    constexpr int BS = traits<type>::bs, R = cfg::R, C = cfg::C, CW = cfg::CW, AI = cfg::AI, CB = cfg::CB;
+    constexpr int PIECE = weight_stage<WC>::piece;
+    constexpr int PPR   = CB*BS/PIECE; // cp.async pieces per row and stage (WEIGHTS_CP_ASYNC)
     constexpr int PW = pair_layout<type>::PW, DW = pair_layout<type>::DW;
     constexpr int NCONS = WM*WN; // consumer warps; warp NCONS is the producer
     extern __shared__ uint32_t tq_mmb_smem[];
@@ -195,7 +212,8 @@ __global__ void __launch_bounds__((WM*WN + 1)*32) tq_mmb_kernel(
 
     if (warp == NCONS && lane == 0) {
         for (int s = 0; s < WST + AST; ++s) {
-            tq_mmv::mbar_init(&wfull[s], 1);
+            // weight stages: the bulk path's one expect_tx arrive, or an arrive from every producer lane
+            tq_mmv::mbar_init(&wfull[s], WC == WEIGHTS_BULK || s >= WST ? 1 : 32);
             tq_mmv::mbar_init(&wempty[s], NCONS*32); // every consumer thread arrives
         }
     }
@@ -212,14 +230,24 @@ __global__ void __launch_bounds__((WM*WN + 1)*32) tq_mmb_kernel(
                     tq_mmv::mbar_wait(&wempty[slot], ((qc / WST) - 1) & 1);
                     tq_mmv::fence_proxy_async();
                 }
-                if (lane == 0) {
-                    tq_mmv::mbar_expect_tx(&wfull[slot], R*CB*BS);
-                }
-                __syncwarp(); // the expected byte count is set before any copy can complete
                 const char * src = x + (int64_t) (ip.kb0 + q % NB)*BS;
-                for (int r = lane; r < R; r += 32) {
-                    tq_mmv::bulk_copy(wring + (slot*R + r)*CW, src + (int64_t) min(ip.row0 + r, nrows - 1)*row_bytes,
-                                      CB*BS, &wfull[slot]);
+                if (WC == WEIGHTS_BULK) {
+                    if (lane == 0) {
+                        tq_mmv::mbar_expect_tx(&wfull[slot], R*CB*BS);
+                    }
+                    __syncwarp(); // the expected byte count is set before any copy can complete
+                    for (int r = lane; r < R; r += 32) {
+                        tq_mmv::bulk_copy(wring + (slot*R + r)*CW, src + (int64_t) min(ip.row0 + r, nrows - 1)*row_bytes,
+                                          CB*BS, &wfull[slot]);
+                    }
+                } else {
+#pragma unroll 4
+                    for (int i = lane; i < R*PPR; i += 32) {
+                        const int r = i / PPR, o = (i - r*PPR)*PIECE;
+                        tq_mmv::cp_async<PIECE>((char *) (wring + (slot*R + r)*CW) + o,
+                                                src + (int64_t) min(ip.row0 + r, nrows - 1)*row_bytes + o);
+                    }
+                    tq_mmv::cp_async_mbar_arrive(&wfull[slot]); // once this lane's pieces have landed
                 }
             }
             if (q == 0) {
@@ -350,9 +378,19 @@ __global__ void __launch_bounds__((WM*WN + 1)*32) tq_mmb_kernel(
 }
 
 // ---- host side ----
-// Whether the kernel handles this matrix: bulk copies need 16-byte aligned rows and whole stages.
+// How the kernel copies this matrix's weights (WEIGHTS_NONE: it does not handle it).
+static inline int weight_copy_for(const int nb, const int64_t row_bytes, const uintptr_t x) {
+    if (nb % weight_stage<WEIGHTS_BULK>::blocks == 0 && row_bytes % 16 == 0 && x % 16 == 0) {
+        return nb > 0 ? WEIGHTS_BULK : WEIGHTS_NONE;
+    }
+    if (nb % weight_stage<WEIGHTS_CP_ASYNC>::blocks == 0 && row_bytes % 8 == 0 && x % 8 == 0) {
+        return nb > 0 ? WEIGHTS_CP_ASYNC : WEIGHTS_NONE;
+    }
+    return WEIGHTS_NONE;
+}
+
 static inline bool supported(const int nb, const int64_t row_bytes, const uintptr_t x) {
-    return nb >= CB && nb % CB == 0 && row_bytes % 16 == 0 && x % 16 == 0;
+    return weight_copy_for(nb, row_bytes, x) != WEIGHTS_NONE;
 }
 
 // Columns the quantized activations are padded to: a multiple of every column tile that a batch of
@@ -371,12 +409,13 @@ struct mmb_args {
     bool quantize = true;    // false (harness): yq/ym already hold y's quantization
     int  variant  = 0;       // harness only (TQ_MMB_VARIANTS): a fixed launch shape
     bool variant_grid_all = false; // harness only: one CTA per work item instead of one resident wave
+    int  wcopy = WEIGHTS_NONE;     // set by mul_mat (weight_copy_for)
 };
 
-template <int type, int MT, int NT, int WM, int WN, int WST, int AST>
+template <int type, int MT, int NT, int WM, int WN, int WST, int AST, int WC>
 static bool launch_cfg(const mmb_args & a) {
-    using cfg = config<type, MT, NT, WM, WN, WST, AST>;
-    const auto kernel = tq_mmb_kernel<type, MT, NT, WM, WN, WST, AST>;
+    using cfg = config<type, MT, NT, WM, WN, WST, AST, WC>;
+    const auto kernel = tq_mmb_kernel<type, MT, NT, WM, WN, WST, AST, WC>;
     static tq_mmv::launch_info cache[64];
     const tq_mmv::launch_info & li = tq_mmv::get_launch_info(cache, kernel, (WM*WN + 1)*32, cfg::smem);
     if (!li.bulk) {
@@ -393,7 +432,7 @@ static bool launch_cfg(const mmb_args & a) {
     }
     const int row_tiles = (a.nrows + cfg::R - 1) / cfg::R;
     const int col_tiles = (a.ncols + cfg::C - 1) / cfg::C;
-    const int nchunks   = a.nb / CB;
+    const int nchunks   = a.nb / cfg::CB;
     // a second K split only where the tiles fill less than half of the resident CTA slots (and the
     // stages split evenly: every item has the same length)
     const int nsplit = 2*row_tiles*col_tiles <= li.max_ctas && nchunks % MAX_SPLIT == 0 ? MAX_SPLIT : 1;
@@ -410,17 +449,24 @@ static bool launch_cfg(const mmb_args & a) {
 }
 
 // Activation stages that fit beside WST weight stages (at most 8; 227 KB of shared memory per CTA).
-template <int type, int MT, int NT, int WM, int WN, int WST>
+template <int type, int MT, int NT, int WM, int WN, int WST, int WC>
 constexpr int act_stages() {
-    constexpr int one = config<type, MT, NT, WM, WN, WST, 1>::smem;
-    constexpr int per_stage = config<type, MT, NT, WM, WN, WST, 2>::smem - one; // slot, scales, 2 barriers
+    constexpr int one = config<type, MT, NT, WM, WN, WST, 1, WC>::smem;
+    constexpr int per_stage = config<type, MT, NT, WM, WN, WST, 2, WC>::smem - one; // slot, scales, 2 barriers
     constexpr int fit = (227*1024 - (one - per_stage)) / per_stage;
     return fit < 8 ? fit : 8;
 }
 
+// WST: weight stages of 8 blocks; the cp.async path takes twice as many stages of 4 (the same weight
+// bytes in flight).
 template <int type, int MT, int NT, int WM, int WN, int WST = 2>
 static bool launch_shape(const mmb_args & a) {
-    return launch_cfg<type, MT, NT, WM, WN, WST, act_stages<type, MT, NT, WM, WN, WST>()>(a);
+    if (a.wcopy == WEIGHTS_BULK) {
+        return launch_cfg<type, MT, NT, WM, WN, WST, act_stages<type, MT, NT, WM, WN, WST, WEIGHTS_BULK>(), WEIGHTS_BULK>(a);
+    }
+    constexpr int WST4 = 2*WST;
+    return launch_cfg<type, MT, NT, WM, WN, WST4, act_stages<type, MT, NT, WM, WN, WST4, WEIGHTS_CP_ASYNC>(),
+                      WEIGHTS_CP_ASYNC>(a);
 }
 
 // Launch shapes by measurement (H100 harness, bench/results/gpu-h100-2026-11-22-s8): one producer warp
@@ -432,8 +478,8 @@ static bool mul_mat_nt(const mmb_args & a) {
 #ifdef TQ_MMB_VARIANTS
     mmb_args b = a;
     switch (a.variant) { // harness comparisons
-        case 1: return launch_cfg<type, 2, NT, 4, 1, 2, 4>(a);
-        case 2: b.variant_grid_all = true; return launch_cfg<type, 2, NT, 4, 1, 2, 4>(b);
+        case 1: return a.wcopy == WEIGHTS_BULK && launch_cfg<type, 2, NT, 4, 1, 2, 4, WEIGHTS_BULK>(a);
+        case 2: b.variant_grid_all = true; return a.wcopy == WEIGHTS_BULK && launch_cfg<type, 2, NT, 4, 1, 2, 4, WEIGHTS_BULK>(b);
         case 3: b.variant_grid_all = true; return launch_shape<type, 2, NT, 4, 1>(b);
         case 4: return launch_shape<type, 1, NT, 4, 1>(a);
         case 5: return launch_shape<type, 2, NT, 2, 1>(a);
@@ -479,10 +525,15 @@ static bool mul_mat_wide(const mmb_args & a) {
     return launch_shape<type, 2, 8, 2, 2>(a);
 }
 
-// Quantize y and multiply; false (nothing launched) where the device has no bulk copies. Caller checks
-// supported().
+// Quantize y and multiply; false (nothing launched) where the device has no bulk copies or the matrix is
+// not supported().
 template <int type>
-static bool mul_mat(const mmb_args & a) {
+static bool mul_mat(const mmb_args & args) {
+    mmb_args a = args;
+    a.wcopy = weight_copy_for(a.nb, a.row_bytes, (uintptr_t) a.x);
+    if (a.wcopy == WEIGHTS_NONE) {
+        return false;
+    }
     if (a.ncols > SMALL_COLS) {
         return mul_mat_wide<type>(a);
     }

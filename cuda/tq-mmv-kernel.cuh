@@ -305,6 +305,14 @@ static __device__ __forceinline__ void bulk_copy(void * dst, const void * src, c
 #endif
 }
 
+// The arrival of this thread on bar, made once all of its earlier cp.asyncs have landed (.noinc: the
+// arrival is one of the barrier's init count, not added to it).
+static __device__ __forceinline__ void cp_async_mbar_arrive(uint64_t * bar) {
+#ifdef TQ_MMV_BULK_AVAILABLE
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" :: "r"(smem_addr(bar)) : "memory");
+#endif
+}
+
 static __device__ __forceinline__ void mbar_wait(uint64_t * bar, const uint32_t parity) {
 #ifdef TQ_MMV_BULK_AVAILABLE
     asm volatile("{\n"
