@@ -478,8 +478,11 @@ static bool mul_mat_nt(const mmb_args & a) {
 #ifdef TQ_MMB_VARIANTS
     mmb_args b = a;
     switch (a.variant) { // harness comparisons
-        case 1: return a.wcopy == WEIGHTS_BULK && launch_cfg<type, 2, NT, 4, 1, 2, 4, WEIGHTS_BULK>(a);
-        case 2: b.variant_grid_all = true; return a.wcopy == WEIGHTS_BULK && launch_cfg<type, 2, NT, 4, 1, 2, 4, WEIGHTS_BULK>(b);
+        case 1: return a.wcopy == WEIGHTS_BULK ? launch_cfg<type, 2, NT, 4, 1, 2, 4, WEIGHTS_BULK>(a)
+                                               : launch_cfg<type, 2, NT, 4, 1, 4, 4, WEIGHTS_CP_ASYNC>(a);
+        case 2: b.variant_grid_all = true;
+                return a.wcopy == WEIGHTS_BULK ? launch_cfg<type, 2, NT, 4, 1, 2, 4, WEIGHTS_BULK>(b)
+                                               : launch_cfg<type, 2, NT, 4, 1, 4, 4, WEIGHTS_CP_ASYNC>(b);
         case 3: b.variant_grid_all = true; return launch_shape<type, 2, NT, 4, 1>(b);
         case 4: return launch_shape<type, 1, NT, 4, 1>(a);
         case 5: return launch_shape<type, 2, NT, 2, 1>(a);
