@@ -79,10 +79,14 @@ for stage in "$@"; do
     rc=$?; tail -3 "$OUT/build.log"; say "build rc=$rc"; [ $rc = 0 ] || exit 1 ;;
   test)
     : > "$OUT/test-backend-ops.log"
-    for op in MUL_MAT MUL_MAT_ID GET_ROWS MUL_MAT_VEC_FUSION MUL_MAT_SHARED_SRC1; do
+    for op in MUL_MAT MUL_MAT_ID GET_ROWS MUL_MAT_VEC_FUSION MUL_MAT_SHARED_SRC1 MUL_MAT_QKV_ROPE; do
       "$BIN/test-backend-ops" test -b CUDA0 -o $op -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
       say "test $op rc=$?"
     done
+    # the attention block again with rope and the cache stores left to ggml (TQ_GGUF_CUDA_MMV_ROPE=0)
+    echo "## TQ_GGUF_CUDA_MMV_ROPE=0" >> "$OUT/test-backend-ops.log"
+    TQ_GGUF_CUDA_MMV_ROPE=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_QKV_ROPE -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+    say "test MUL_MAT_QKV_ROPE (TQ_GGUF_CUDA_MMV_ROPE=0) rc=$?"
     # MUL_MAT batch 1..8 again through mmvq (the tq-mmv kernel is the default there): both paths stay tested
     echo "## TQ_GGUF_CUDA_MMV=0" >> "$OUT/test-backend-ops.log"
     TQ_GGUF_CUDA_MMV=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
@@ -106,6 +110,9 @@ for stage in "$@"; do
           -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
         rc2=$rc2/$?
         compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_SHARED_SRC1 \
+          -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
+        rc2=$rc2/$?
+        compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_QKV_ROPE \
           -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
         rc2=$rc2/$?
         say "sanitize $tool $t rc=$rc1/$rc2 $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize-$tool-$t.log" | sort | uniq -c | tr '\n' ' ')"
@@ -238,6 +245,12 @@ for stage in "$@"; do
     TQ_GGUF_CUDA_MMB=0 "$BIN/llama-bench" -ngl 99 -p 512 -n 0 -r "$REPS" -fa 0 -m "$M/$c-TQ2_0.gguf" -m "$M/$c-TQ1_0.gguf" -o md \
         > "$OUT/bench-$c-nommb.log" 2>&1
     say "llama-bench $c pp512 TQ_GGUF_CUDA_MMB=0 rc=$?"; grep '^|' "$OUT/bench-$c-nommb.log" | tee -a "$SUMMARY"
+    # A/B for decoding: the TQ types with rope and the KV-cache stores left to ggml (TQ_GGUF_CUDA_MMV_ROPE=0)
+    TQ_GGUF_CUDA_LOG=1 "$BIN/llama-bench" -ngl 99 -p 0 -n 128 -r "$REPS" -fa "${FA:-0,1}" -m "$M/$c-TQ2_0.gguf" -m "$M/$c-TQ1_0.gguf" -o md \
+        > "$OUT/bench-$c-rope-on.log" 2>&1
+    TQ_GGUF_CUDA_MMV_ROPE=0 "$BIN/llama-bench" -ngl 99 -p 0 -n 128 -r "$REPS" -fa "${FA:-0,1}" -m "$M/$c-TQ2_0.gguf" -m "$M/$c-TQ1_0.gguf" -o md \
+        > "$OUT/bench-$c-norope.log" 2>&1
+    say "llama-bench $c tg128 TQ_GGUF_CUDA_MMV_ROPE=1 then 0 rc=$?"; grep -h '^|\|tq_gguf:' "$OUT/bench-$c-rope-on.log" "$OUT/bench-$c-norope.log" | tee -a "$SUMMARY"
     for t in F16 $TYPES; do
       [ $t = F16 ] && f=$M/$c-f16.gguf || f=$M/$c-$t.gguf
       echo "## $t" >> "$OUT/batched-$c.log"

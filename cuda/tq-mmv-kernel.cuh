@@ -413,6 +413,30 @@ static __device__ __forceinline__ float glu_apply(const int glu, const float g, 
 // ceil(nrows/ROWS)) of the launch's tile range, in order, so one quantization and one launch serve all.
 constexpr int MAX_SEGS = 3;
 
+// ggml's ROPE (mode NORMAL) of a matrix's product, applied in the epilogue (the attention's Q and K):
+// the product's rows are heads of head_dim rows; rows n_offs + 2i, n_offs + 2i + 1 (i < n_dims/2) of a head
+// are rotated by theta = pos[col]*theta_scale^i / freq_factors[i] (ggml's rope_yarn: freq_scale, the YaRN
+// ramp over corr_dims, attn_factor), the other rows pass through. A pair never crosses a 16-row tile
+// (head_dim and n_offs even).
+struct mv_rope {
+    const int32_t * pos;          // null: no rope
+    const float   * freq_factors; // null: none
+    int   head_dim, n_dims, n_offs;
+    float theta_scale, freq_scale, ext_factor, attn_factor, corr_lo, corr_hi;
+};
+
+// ggml's SET_ROWS of a matrix's result (after its rope) into another tensor, instead of dst (the attention's
+// K/V cache stores): element (row, col) goes to base + idx[col]*row_bytes + row*elem_bytes (rows of the
+// whole product: the K cache, or V with flash attention), or to base + idx[col*nrows + row]*row_bytes
+// (per_element: rows of one element, the transposed V cache), as F16 or F32.
+struct mv_store {
+    char          * base;         // null: no store (write dst)
+    const int64_t * idx;
+    int64_t         row_bytes;
+    bool            per_element;
+    bool            f16;
+};
+
 struct mv_segment {
     const char  * x;          // nrows rows, row_bytes apart (row_bytes is the launch's, equal for all)
     float       * dst;        // dst[col*stride_dst + row]
@@ -421,7 +445,62 @@ struct mv_segment {
     int           tile0;      // first tile of this matrix in the launch
     const float * add;        // not null: dst = product + add[col*stride_add + row] (ggml's residual ADD);
     int64_t       stride_add; // may be dst itself: each element is read, then written, by one thread
+    mv_rope       rope;       // rope.pos not null: dst = rope(product) (then store, if any)
+    mv_store      store;      // store.base not null: the result goes there, dst is not written
 };
+
+// ggml's rope_yarn (forward): cos and sin of the rotation of pair i0/2 (i0 relative to n_offs), written
+// out the same way so that results agree with ggml-cuda's rope kernels.
+static __device__ __forceinline__ float2 rope_cos_sin(const mv_rope & r, const int col, const int i0) {
+    float theta = r.pos[col]*powf(r.theta_scale, i0/2.0f);
+    if (r.freq_factors != nullptr) {
+        theta /= r.freq_factors[i0/2];
+    }
+    const float theta_interp = r.freq_scale*theta;
+    float mscale = r.attn_factor;
+    if (r.ext_factor != 0.0f) {
+        const float y = (i0/2 - r.corr_lo) / fmaxf(0.001f, r.corr_hi - r.corr_lo);
+        const float ramp_mix = (1.0f - fminf(1.0f, fmaxf(0.0f, y)))*r.ext_factor;
+        theta = theta_interp*(1 - ramp_mix) + theta*ramp_mix;
+        mscale *= 1.0f + 0.1f*logf(1.0f/r.freq_scale);
+    } else {
+        theta = theta_interp;
+    }
+    return make_float2(cosf(theta)*mscale, sinf(theta)*mscale);
+}
+
+// Writes the result v of (row, col) of segment sg: rope (partner: the value of row ^ 1), residual add,
+// then dst or the store.
+static __device__ __forceinline__ void write_result(const mv_segment & sg, const int row, const int col, float v,
+                                                    const float partner) {
+    if (sg.rope.pos != nullptr) {
+        const int i = row % sg.rope.head_dim - sg.rope.n_offs;
+        if (i >= 0 && i < sg.rope.n_dims) {
+            const float2 cs = rope_cos_sin(sg.rope, col, i & ~1);
+            const float x0 = i % 2 == 0 ? v : partner;
+            const float x1 = i % 2 == 0 ? partner : v;
+            v = i % 2 == 0 ? x0*cs.x - x1*cs.y : x0*cs.y + x1*cs.x;
+        }
+    }
+    if (sg.add != nullptr) {
+        v += sg.add[col*sg.stride_add + row];
+    }
+    if (sg.store.base == nullptr) {
+        sg.dst[col*sg.stride_dst + row] = v;
+        return;
+    }
+    char * d = sg.store.base;
+    if (sg.store.per_element) {
+        d += sg.store.idx[(int64_t) col*sg.nrows + row]*sg.store.row_bytes;
+    } else {
+        d += sg.store.idx[col]*sg.store.row_bytes + (int64_t) row*(sg.store.f16 ? 2 : 4);
+    }
+    if (sg.store.f16) {
+        *(half *) d = __float2half(v);
+    } else {
+        *(float *) d = v;
+    }
+}
 
 struct mv_segments {
     mv_segment s[MAX_SEGS];
@@ -703,8 +782,7 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
             const int tile = tile_of(j);
             const mv_segment sg = segment_of(segs, tile);
             const int row0 = (tile - sg.tile0)*ROWS;
-            for (int idx = warp*32 + lane; idx < ROWS*MAX_COLS; idx += NW*32) {
-                const int r = idx / MAX_COLS, col = idx % MAX_COLS;
+            auto result = [&](const int r, const int col) { // the warps' sums (and the GLU) of row r
                 float v = 0.0f;
 #pragma unroll
                 for (int w = 0; w < NW; ++w) {
@@ -718,11 +796,12 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
                     }
                     v = glu_apply(glu, v, u);
                 }
+                return v;
+            };
+            for (int idx = warp*32 + lane; idx < ROWS*MAX_COLS; idx += NW*32) {
+                const int r = idx / MAX_COLS, col = idx % MAX_COLS;
                 if (col < ncols && row0 + r < sg.nrows) {
-                    if (sg.add != nullptr) {
-                        v += sg.add[col*sg.stride_add + row0 + r];
-                    }
-                    sg.dst[col*sg.stride_dst + row0 + r] = v;
+                    write_result(sg, row0 + r, col, result(r, col), sg.rope.pos != nullptr ? result(r ^ 1, col) : 0.0f);
                 }
             }
             buf ^= 1;
@@ -1044,12 +1123,14 @@ static void mul_mat_vec_segments(const mv_segments & segs, const float * y, int 
 }
 
 // Appends a matrix to segs (its tiles follow those of the matrices before it); add (not null): the residual
-// added to its product.
-static inline void add_segment(mv_segments & segs, const char * x, float * dst, const int nrows, const int64_t stride_dst,
-                               const float * add = nullptr, const int64_t stride_add = 0) {
+// added to its product. No rope or store (set them on the returned segment).
+static inline mv_segment & add_segment(mv_segments & segs, const char * x, float * dst, const int nrows,
+                                       const int64_t stride_dst, const float * add = nullptr, const int64_t stride_add = 0) {
     const mv_segment * prev = segs.n > 0 ? &segs.s[segs.n - 1] : nullptr;
     const int tile0 = prev ? prev->tile0 + (prev->nrows + ROWS - 1) / ROWS : 0;
-    segs.s[segs.n++] = {x, dst, stride_dst, nrows, tile0, add, stride_add};
+    mv_segment & sg = segs.s[segs.n++];
+    sg = {x, dst, stride_dst, nrows, tile0, add, stride_add, {}, {}};
+    return sg;
 }
 
 // One matrix: dst[col*stride_dst + row].

@@ -2,11 +2,13 @@
 // On by default for NVIDIA Ampere+ (int8 mma m16n8k32); TQ_GGUF_CUDA_MMV=0 falls back to mmvq,
 // TQ_GGUF_CUDA_MMV_GLU=0 leaves gate/up + GLU unfused (two mat-vecs and ggml's GLU; for A/B measurements),
 // TQ_GGUF_CUDA_MMV_QKV=0 runs the mat-vecs of one input (Q/K/V) one launch each, TQ_GGUF_CUDA_MMV_NORM=0
-// leaves the RMS norm in front of them to ggml, TQ_GGUF_CUDA_MMV_ADD=0 the residual ADD behind a mat-vec.
+// leaves the RMS norm in front of them to ggml, TQ_GGUF_CUDA_MMV_ADD=0 the residual ADD behind a mat-vec,
+// TQ_GGUF_CUDA_MMV_ROPE=0 the ROPE and KV-cache SET_ROWS behind Q/K/V.
 #include "tq-mmv.cuh"
 #include "tq-mmv-kernel.cuh"
 
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -150,6 +152,12 @@ static bool rms_norm_enabled() {
     return enabled;
 }
 
+// Off with TQ_GGUF_CUDA_MMV_ROPE=0 (A/B) and with GGML_CUDA_DISABLE_FUSION.
+static bool qkv_epilogue_enabled() {
+    static const bool enabled = tq_mmv::env_switch_on("TQ_GGUF_CUDA_MMV_ROPE") && !ggml_fusion_disabled();
+    return enabled;
+}
+
 // Off with TQ_GGUF_CUDA_MMV_ADD=0 (A/B) and with GGML_CUDA_DISABLE_FUSION.
 static bool residual_add_enabled() {
     static const bool enabled = tq_mmv::env_switch_on("TQ_GGUF_CUDA_MMV_ADD") && !ggml_fusion_disabled();
@@ -208,6 +216,192 @@ static int tq_shared_src1_segments(const ggml_cgraph * cgraph, const int i, tq_m
         add_segment(segs, node->src[0], node);
     }
     return n;
+}
+
+// ---- Q/K/V epilogue: ggml's ROPE and KV-cache SET_ROWS behind the projections, in the launch ----
+// In a Llama layer (after ggml_cuda_tq_graph_optimize has put Q, V, K side by side) the projections are
+// followed by RESHAPE, ROPE(Q), RESHAPE, ROPE(K), VIEW, SET_ROWS(K cache), RESHAPE x3, SET_ROWS(V cache):
+// two or three more kernels per layer (ggml-cuda fuses ROPE(K) + SET_ROWS), each a launch of a few
+// microseconds at batch 1. The mat-vec's epilogue has every row of a 16-row tile, so it can rotate the
+// pairs of a head and write the rows to the cache itself.
+
+// The tensor that t views whole and contiguously (t itself when it is no view), or null.
+static const ggml_tensor * whole_view_base(const ggml_tensor * t) {
+    if (t->view_src == nullptr) {
+        return t;
+    }
+    const ggml_tensor * b = t->view_src;
+    return t->view_offs == 0 && ggml_is_contiguous(t) && ggml_is_contiguous(b) && ggml_nelements(t) == ggml_nelements(b) &&
+           t->type == b->type ? b : nullptr;
+}
+
+// ROPE node (of a product of nrows x ncols) as the epilogue's mv_rope; false where it does not apply.
+static bool tq_match_rope(const ggml_tensor * rope, const int nrows, const int ncols, tq_mmv::mv_rope & r) {
+    const int32_t * op = (const int32_t *) rope->op_params;
+    const int n_dims = op[1], mode = op[2], n_ctx_orig = op[4], n_offs = op[15];
+    const ggml_tensor * a   = rope->src[0];
+    const ggml_tensor * pos = rope->src[1];
+    const ggml_tensor * ff  = rope->src[2];
+    if (mode != GGML_ROPE_TYPE_NORMAL || rope->type != GGML_TYPE_F32 || a->type != GGML_TYPE_F32 ||
+            !ggml_is_contiguous(rope) || !ggml_are_same_shape(rope, a) || a->ne[0] % 2 != 0 ||
+            a->ne[0]*a->ne[1] != nrows || a->ne[2] != ncols || a->ne[3] != 1 || n_dims <= 0 || n_dims % 2 != 0 ||
+            n_offs < 0 || n_offs % 2 != 0 || n_offs + n_dims > a->ne[0] || pos->type != GGML_TYPE_I32 ||
+            !ggml_is_contiguous(pos) || pos->ne[0] != ncols ||
+            (ff != nullptr && (ff->type != GGML_TYPE_F32 || !ggml_is_contiguous(ff) || ff->ne[0] < n_dims/2))) {
+        return false;
+    }
+    float freq_base, freq_scale, ext_factor, attn_factor, beta_fast, beta_slow, corr[2];
+    memcpy(&freq_base,   op +  5, sizeof(float));
+    memcpy(&freq_scale,  op +  6, sizeof(float));
+    memcpy(&ext_factor,  op +  7, sizeof(float));
+    memcpy(&attn_factor, op +  8, sizeof(float));
+    memcpy(&beta_fast,   op +  9, sizeof(float));
+    memcpy(&beta_slow,   op + 10, sizeof(float));
+    ggml_rope_yarn_corr_dims(n_dims, n_ctx_orig, freq_base, beta_fast, beta_slow, corr);
+    r = {(const int32_t *) pos->data, ff ? (const float *) ff->data : nullptr, (int) a->ne[0], n_dims, n_offs,
+         powf(freq_base, -2.0f/n_dims), freq_scale, ext_factor, attn_factor, corr[0], corr[1]};
+    return true;
+}
+
+// SET_ROWS node (its source a whole view of a product, or of its rope, of nrows x ncols) as the epilogue's
+// mv_store; false where it does not apply.
+static bool tq_match_set_rows(const ggml_tensor * set_rows, const int nrows, const int ncols, tq_mmv::mv_store & st) {
+    const ggml_tensor * a   = set_rows->src[0];
+    const ggml_tensor * idx = set_rows->src[1];
+    if ((set_rows->type != GGML_TYPE_F16 && set_rows->type != GGML_TYPE_F32) || a->type != GGML_TYPE_F32 ||
+            set_rows->nb[0] != ggml_type_size(set_rows->type) || set_rows->ne[0] != a->ne[0] ||
+            idx->type != GGML_TYPE_I64 || !ggml_is_contiguous(idx) || idx->ne[1] != 1 || idx->ne[2] != 1 ||
+            idx->ne[3] != 1 || a->ne[2] != 1 || a->ne[3] != 1 || idx->ne[0] != a->ne[1]) {
+        return false;
+    }
+    const bool rows     = a->ne[0] == nrows && a->ne[1] == ncols;
+    const bool elements = a->ne[0] == 1 && a->ne[1] == (int64_t) nrows*ncols;
+    if (!rows && !elements) {
+        return false;
+    }
+    st = {(char *) set_rows->data, (const int64_t *) idx->data, (int64_t) set_rows->nb[1], elements,
+          set_rows->type == GGML_TYPE_F16};
+    return true;
+}
+
+// Nodes [first, first + n) are the mat-vecs of one launch (segs); the nodes behind them that only rework
+// their products (RESHAPE / VIEW: no work; ROPE of a product; SET_ROWS of a product or of its rope) are
+// taken into the epilogue: segs gets their rope / store, written[] the graph tensors the launch then
+// writes (one per matrix: its MUL_MAT, ROPE or SET_ROWS node). Returns how many nodes after the mat-vecs
+// are taken (0: none).
+static int tq_match_qkv_epilogue(const ggml_cgraph * cgraph, const int first, const int n, tq_mmv::mv_segments & segs,
+                                 const ggml_tensor * (&written)[tq_mmv::MAX_SEGS]) {
+    const ggml_tensor * value[tq_mmv::MAX_SEGS]; // each matrix's result so far: its MUL_MAT, then its ROPE
+    bool stored[tq_mmv::MAX_SEGS] = {};
+    for (int k = 0; k < n; ++k) {
+        value[k] = written[k] = cgraph->nodes[first + k];
+    }
+    const int ncols = (int) value[0]->ne[1];
+    auto matrix_of = [&](const ggml_tensor * t) {
+        const ggml_tensor * b = whole_view_base(t);
+        for (int k = 0; k < n; ++k) {
+            if (b != nullptr && b == value[k] && !stored[k]) {
+                return k;
+            }
+        }
+        return -1;
+    };
+    constexpr int MAX_NODES = 31 - 2 - tq_mmv::MAX_SEGS; // ggml_can_fuse_subgraph takes < 32 (norm + mat-vecs first)
+    int taken = 0;
+    for (int j = first + n; j < cgraph->n_nodes && j - (first + n) < MAX_NODES; ++j) {
+        const ggml_tensor * node = cgraph->nodes[j];
+        if (node->op == GGML_OP_RESHAPE || node->op == GGML_OP_VIEW) {
+            continue;
+        }
+        const int k = node->op == GGML_OP_ROPE || node->op == GGML_OP_SET_ROWS ? matrix_of(node->src[0]) : -1;
+        if (k < 0) {
+            break;
+        }
+        tq_mmv::mv_segment & sg = segs.s[k];
+        if (node->op == GGML_OP_ROPE) {
+            if (value[k]->op != GGML_OP_MUL_MAT || !tq_match_rope(node, sg.nrows, ncols, sg.rope)) {
+                break;
+            }
+            sg.dst        = (float *) node->data;
+            sg.stride_dst = node->nb[2] / sizeof(float);
+        } else {
+            if (!tq_match_set_rows(node, sg.nrows, ncols, sg.store)) {
+                break;
+            }
+            stored[k] = true;
+        }
+        value[k] = written[k] = node;
+        taken = j + 1 - (first + n);
+    }
+    return taken;
+}
+
+// Runs the mat-vecs of one input at nodes [first, first + n) (segs; src1 their input), behind the RMS norm
+// at nodes start, start + 1 where norm.x is set (start == first - 2, else start == first), with as much of
+// the rope / KV-store work behind them as matches. Returns the nodes taken (0: none).
+static int tq_shared_src1_run(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, const int start, const int first,
+                              const int n, const tq_mmv::mv_segments & segs, const ggml_tensor * src1,
+                              const tq_rms_norm & norm) {
+    for (int pass = 0; pass < 2; ++pass) { // with the epilogue work, then without
+        tq_mmv::mv_segments s = segs;
+        const ggml_tensor * written[tq_mmv::MAX_SEGS];
+        for (int k = 0; k < n; ++k) {
+            written[k] = cgraph->nodes[first + k];
+        }
+        const int extra = pass == 0 && qkv_epilogue_enabled() ? tq_match_qkv_epilogue(cgraph, first, n, s, written) : 0;
+        if (pass == 0 && extra == 0) {
+            continue;
+        }
+        // outputs: what the launch writes, and views of tensors that it does not skip (ggml_can_fuse_subgraph
+        // requires every other node to be read only inside the run)
+        const int count = first - start + n + extra;
+        ggml_op ops[32];
+        int outputs[32];
+        int n_outputs = 0;
+        for (int j = start; j < start + count; ++j) {
+            const ggml_tensor * node = cgraph->nodes[j];
+            ops[j - start] = node->op;
+            bool out = false;
+            for (int k = 0; k < n; ++k) {
+                out = out || node == written[k];
+            }
+            if (node->view_src != nullptr && node->op != GGML_OP_SET_ROWS) {
+                const ggml_tensor * b = node->view_src;
+                bool skipped = b->op == GGML_OP_RMS_NORM || b->op == GGML_OP_MUL || b->op == GGML_OP_MUL_MAT || b->op == GGML_OP_ROPE;
+                for (int k = 0; k < n; ++k) {
+                    skipped = skipped && b != written[k];
+                }
+                out = !skipped;
+            }
+            if (out) {
+                outputs[n_outputs++] = j;
+            }
+        }
+        if (!ggml_can_fuse_subgraph(cgraph, start, count, ops, outputs, n_outputs)) {
+            continue;
+        }
+        // the graph tensors written must not overlap each other (the cache stores go to other buffers)
+        bool overlap = false;
+        for (int k = 0; k < n; ++k) {
+            for (int l = 0; l < k; ++l) {
+                overlap = overlap || (s.s[k].store.base == nullptr && s.s[l].store.base == nullptr &&
+                                      data_overlaps(written[k], written[l]));
+            }
+        }
+        if (overlap) {
+            continue;
+        }
+        tq_mul_mat_vec_run(ctx, cgraph->nodes[first]->src[0], s, src1, {}, norm);
+        static bool logged = false; // TQ_GGUF_CUDA_LOG=1: say once that the epilogue work applies
+        if (extra > 0 && !logged && getenv("TQ_GGUF_CUDA_LOG") != nullptr) {
+            logged = true;
+            fprintf(stderr, "tq_gguf: Q/K/V launch takes %d nodes behind the projections (rope: %d %d %d, store: %d %d %d)\n",
+                    extra, s.s[0].rope.pos != nullptr, n > 1 && s.s[1].rope.pos != nullptr, n > 2 && s.s[2].rope.pos != nullptr,
+                    s.s[0].store.base != nullptr, n > 1 && s.s[1].store.base != nullptr, n > 2 && s.s[2].store.base != nullptr);
+        }
+        return count;
+    }
+    return 0;
 }
 
 // Node i + 1 as the residual ADD of the mat-vec at node i: ADD(mm, r) or ADD(r, mm) with r of the product's
@@ -281,17 +475,7 @@ static int tq_rms_norm_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_c
     tq_mmv::mv_segments segs;
     const int n = shared_src1_enabled() && cgraph->nodes[i + 2]->src[1] == mul ? tq_shared_src1_segments(cgraph, i + 2, segs) : 0;
     if (n > 0) {
-        ggml_op ops[2 + tq_mmv::MAX_SEGS] = {GGML_OP_RMS_NORM, GGML_OP_MUL};
-        int outputs[tq_mmv::MAX_SEGS];
-        for (int k = 0; k < n; ++k) {
-            ops[2 + k] = GGML_OP_MUL_MAT;
-            outputs[k] = i + 2 + k;
-        }
-        if (!ggml_can_fuse_subgraph(cgraph, i, 2 + n, ops, outputs, n)) {
-            return 0;
-        }
-        tq_mul_mat_vec_run(ctx, cgraph->nodes[i + 2]->src[0], segs, mul, {}, norm);
-        return 2 + n;
+        return tq_shared_src1_run(ctx, cgraph, i, i + 2, n, segs, mul, norm);
     }
     // gate/up + GLU: nodes i+2, i+3 are the two MUL_MAT (either order), i+4 the GLU of both
     if (i + 4 >= cgraph->n_nodes || cgraph->nodes[i + 4]->op != GGML_OP_GLU) {
@@ -327,8 +511,7 @@ int ggml_cuda_tq_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgraph * c
     tq_mmv::mv_segments segs;
     const int n = shared_src1_enabled() ? tq_shared_src1_segments(cgraph, i, segs) : 0;
     if (n > 0) {
-        tq_mul_mat_vec_run(ctx, node->src[0], segs, node->src[1]);
-        return n;
+        return tq_shared_src1_run(ctx, cgraph, i, i, n, segs, node->src[1], {});
     }
     return tq_mul_mat_vec_add(ctx, cgraph, i);
 }
