@@ -39,7 +39,9 @@
 //     as consecutive tile ranges, or a gate/up pair (x_up) whose epilogue applies the GLU: one
 //     quantization and one launch instead of one each. The quantizer can also apply the RMS norm and
 //     its weight that produce the input (tq_mmv_quantize_rms_norm), so ggml's norm kernel is not run,
-//     and the epilogue can add a residual (mv_segment::add: ggml's MUL_MAT + ADD in one launch).
+//     and the epilogue can add a residual (mv_segment::add: ggml's MUL_MAT + ADD in one launch), rotate
+//     a matrix's rows as ggml's ROPE does (mv_segment::rope: the attention's Q and K) and write them into
+//     another tensor's rows as ggml's SET_ROWS does (mv_segment::store: the K and V cache).
 //   * Activations: one scale per 256 values (the weight block), like the CPU's Q8_K:
 //     y ~= d_y * q, S = sum(q). Per block: sum_k trit_k y_k = d_y * (C - S), C = sum_k c_k q_k (int32
 //     from 8 mmas), so the result is sum_b d_x[b] * (d_y[b] * C_b - d_y[b] * S_b); the quantizer stores

@@ -19,7 +19,9 @@ bool ggml_cuda_tq_mul_mat_vec_glu(ggml_backend_cuda_context & ctx, const ggml_te
 // ggml-cuda's fusion pass, at node i (returns how many nodes it ran, 0: none; a gate/up pair followed by its
 // GLU alone is left to the function above):
 //   * mat-vecs of one input in one launch (a Llama layer's Q/K/V projections): nodes i, i+1, .. (2 or 3)
-//     that are MUL_MAT of TQ weights of one type and layout on the same src1;
+//     that are MUL_MAT of TQ weights of one type and layout on the same src1, with the RESHAPE / VIEW,
+//     ROPE (mode NORMAL) and SET_ROWS nodes right behind them that only rework their products (rope of
+//     Q and K, the K/V cache stores) done in the launch's epilogue;
 //   * RMS_NORM and MUL by the norm weight in front of those, or of a gate/up + GLU pair: the norm runs
 //     inside the activation quantization (its output, read by nothing else, is never written);
 //   * a single TQ mat-vec and the residual ADD behind it (an addend of the product's shape): the
