@@ -40,8 +40,8 @@
 //     quantization and one launch instead of one each. The quantizer can also apply the RMS norm and
 //     its weight that produce the input (tq_mmv_quantize_rms_norm), so ggml's norm kernel is not run,
 //     and the epilogue can add a residual (mv_segment::add: ggml's MUL_MAT + ADD in one launch), rotate
-//     a matrix's rows as ggml's ROPE does (mv_segment::rope: the attention's Q and K) and write them into
-//     another tensor's rows as ggml's SET_ROWS does (mv_segment::store: the K and V cache).
+//     a matrix's rows as ggml's ROPE does (mv_epilogue::rope: the attention's Q and K) and write them into
+//     another tensor's rows as ggml's SET_ROWS does (mv_epilogue::store: the K and V cache; EPI kernels only).
 //   * Activations: one scale per 256 values (the weight block), like the CPU's Q8_K:
 //     y ~= d_y * q, S = sum(q). Per block: sum_k trit_k y_k = d_y * (C - S), C = sum_k c_k q_k (int32
 //     from 8 mmas), so the result is sum_b d_x[b] * (d_y[b] * C_b - d_y[b] * S_b); the quantizer stores
@@ -447,8 +447,19 @@ struct mv_segment {
     int           tile0;      // first tile of this matrix in the launch
     const float * add;        // not null: dst = product + add[col*stride_add + row] (ggml's residual ADD);
     int64_t       stride_add; // may be dst itself: each element is read, then written, by one thread
-    mv_rope       rope;       // rope.pos not null: dst = rope(product) (then store, if any)
-    mv_store      store;      // store.base not null: the result goes there, dst is not written
+};
+
+// The rope / store of each matrix of a launch (kernels with EPI only; see tq_mmv_kernel). Kept out of
+// mv_segment and out of the plain kernels: inlined into every kernel, the sinf / cosf code changed the
+// main loop's register allocation (171 -> 142 registers: 3 CTAs per SM) and cost 23-50% on the 70B
+// shapes (H100 harness, bench/results/gpu-h100-2026-11-22-s10).
+struct mv_epilogue {
+    mv_rope  rope;  // rope.pos not null: the result is rope(product) (then stored, if store.base is set)
+    mv_store store; // store.base not null: the result goes there, dst is not written
+};
+
+struct mv_epilogues {
+    mv_epilogue e[MAX_SEGS];
 };
 
 // ggml's rope_yarn (forward): cos and sin of the rotation of pair i0/2 (i0 relative to n_offs), written
@@ -471,14 +482,14 @@ static __device__ __forceinline__ float2 rope_cos_sin(const mv_rope & r, const i
     return make_float2(cosf(theta)*mscale, sinf(theta)*mscale);
 }
 
-// Writes the result v of (row, col) of segment sg: rope (partner: the value of row ^ 1), residual add,
-// then dst or the store.
-static __device__ __forceinline__ void write_result(const mv_segment & sg, const int row, const int col, float v,
-                                                    const float partner) {
-    if (sg.rope.pos != nullptr) {
-        const int i = row % sg.rope.head_dim - sg.rope.n_offs;
-        if (i >= 0 && i < sg.rope.n_dims) {
-            const float2 cs = rope_cos_sin(sg.rope, col, i & ~1);
+// Writes the result v of (row, col) of segment sg with its epilogue ep: rope (partner: the value of
+// row ^ 1), residual add, then dst or the store.
+static __device__ __forceinline__ void write_result(const mv_segment & sg, const mv_epilogue & ep, const int row,
+                                                    const int col, float v, const float partner) {
+    if (ep.rope.pos != nullptr) {
+        const int i = row % ep.rope.head_dim - ep.rope.n_offs;
+        if (i >= 0 && i < ep.rope.n_dims) {
+            const float2 cs = rope_cos_sin(ep.rope, col, i & ~1);
             const float x0 = i % 2 == 0 ? v : partner;
             const float x1 = i % 2 == 0 ? partner : v;
             v = i % 2 == 0 ? x0*cs.x - x1*cs.y : x0*cs.y + x1*cs.x;
@@ -487,17 +498,17 @@ static __device__ __forceinline__ void write_result(const mv_segment & sg, const
     if (sg.add != nullptr) {
         v += sg.add[col*sg.stride_add + row];
     }
-    if (sg.store.base == nullptr) {
+    if (ep.store.base == nullptr) {
         sg.dst[col*sg.stride_dst + row] = v;
         return;
     }
-    char * d = sg.store.base;
-    if (sg.store.per_element) {
-        d += sg.store.idx[(int64_t) col*sg.nrows + row]*sg.store.row_bytes;
+    char * d = ep.store.base;
+    if (ep.store.per_element) {
+        d += ep.store.idx[(int64_t) col*sg.nrows + row]*ep.store.row_bytes;
     } else {
-        d += sg.store.idx[col]*sg.store.row_bytes + (int64_t) row*(sg.store.f16 ? 2 : 4);
+        d += ep.store.idx[col]*ep.store.row_bytes + (int64_t) row*(ep.store.f16 ? 2 : 4);
     }
-    if (sg.store.f16) {
+    if (ep.store.f16) {
         *(half *) d = __float2half(v);
     } else {
         *(float *) d = v;
@@ -518,6 +529,17 @@ static __device__ __forceinline__ mv_segment segment_of(const mv_segments & p, c
         return p.s[1];
     }
     return p.s[0];
+}
+
+// The epilogue of the matrix that tile belongs to (as segment_of).
+static __device__ __forceinline__ mv_epilogue epilogue_of(const mv_epilogues & e, const mv_segments & p, const int tile) {
+    if (p.n > 2 && tile >= p.s[2].tile0) {
+        return e.e[2];
+    }
+    if (p.n > 1 && tile >= p.s[1].tile0) {
+        return e.e[1];
+    }
+    return e.e[0];
 }
 
 // One weight block (both row halves of the tile) times the activation block: accumulates acc.
@@ -587,12 +609,15 @@ static __device__ __forceinline__ void tq_mmv_block(
 // projection, the segment the gate); a tile then has the chunks of both matrices (chunk c >= nchunks:
 // x_up) and the epilogue writes glu(gate row, up row) (GLU_SWIGLU: silu(g)*u, GLU_GEGLU: gelu(g)*u), as
 // ggml's fused MUL_MAT x2 + GLU.
+// EPI: the epilogue applies epis (the rope / store of each matrix; no x_up): a separate instantiation, so
+// that the other launches keep their code (see mv_epilogue).
 // DEEP: activations prefetched 3 blocks ahead across chunk boundaries instead of 1 block ahead within a
 // chunk (see deep_prefetch_rule).
-template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP>
+template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const mv_segments segs, const int ntiles, const int * yq, const float2 * ym,
-        const int nb, const int64_t row_bytes, const int ncols, const char * __restrict__ x_up, const int glu) {
+        const int nb, const int64_t row_bytes, const int ncols, const char * __restrict__ x_up, const int glu,
+        const mv_epilogues epis) {
     constexpr int BS  = traits<type>::bs;
     constexpr int PW  = BS/2;              // words per block pair (33 / 27)
     constexpr int CW  = chunk<type, CB>::stride; // words per row per stage in shared memory
@@ -784,26 +809,44 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
             const int tile = tile_of(j);
             const mv_segment sg = segment_of(segs, tile);
             const int row0 = (tile - sg.tile0)*ROWS;
-            auto result = [&](const int r, const int col) { // the warps' sums (and the GLU) of row r
-                float v = 0.0f;
-#pragma unroll
-                for (int w = 0; w < NW; ++w) {
-                    v += rb[(w*2*ROWS + r)*MAX_COLS + col];
-                }
-                if (nmat == 2) {
-                    float u = 0.0f;
+            if constexpr (EPI) {
+                const mv_epilogue ep = epilogue_of(epis, segs, tile);
+                auto result = [&](const int r, const int col) { // the warps' sums of row r
+                    float v = 0.0f;
 #pragma unroll
                     for (int w = 0; w < NW; ++w) {
-                        u += rb[((w*2 + 1)*ROWS + r)*MAX_COLS + col];
+                        v += rb[(w*2*ROWS + r)*MAX_COLS + col];
                     }
-                    v = glu_apply(glu, v, u);
+                    return v;
+                };
+                for (int idx = warp*32 + lane; idx < ROWS*MAX_COLS; idx += NW*32) {
+                    const int r = idx / MAX_COLS, col = idx % MAX_COLS;
+                    if (col < ncols && row0 + r < sg.nrows) {
+                        write_result(sg, ep, row0 + r, col, result(r, col), ep.rope.pos != nullptr ? result(r ^ 1, col) : 0.0f);
+                    }
                 }
-                return v;
-            };
-            for (int idx = warp*32 + lane; idx < ROWS*MAX_COLS; idx += NW*32) {
-                const int r = idx / MAX_COLS, col = idx % MAX_COLS;
-                if (col < ncols && row0 + r < sg.nrows) {
-                    write_result(sg, row0 + r, col, result(r, col), sg.rope.pos != nullptr ? result(r ^ 1, col) : 0.0f);
+            } else {
+                for (int idx = warp*32 + lane; idx < ROWS*MAX_COLS; idx += NW*32) {
+                    const int r = idx / MAX_COLS, col = idx % MAX_COLS;
+                    float v = 0.0f;
+#pragma unroll
+                    for (int w = 0; w < NW; ++w) {
+                        v += rb[(w*2*ROWS + r)*MAX_COLS + col];
+                    }
+                    if (nmat == 2) {
+                        float u = 0.0f;
+#pragma unroll
+                        for (int w = 0; w < NW; ++w) {
+                            u += rb[((w*2 + 1)*ROWS + r)*MAX_COLS + col];
+                        }
+                        v = glu_apply(glu, v, u);
+                    }
+                    if (col < ncols && row0 + r < sg.nrows) {
+                        if (sg.add != nullptr) {
+                            v += sg.add[col*sg.stride_add + row0 + r];
+                        }
+                        sg.dst[col*sg.stride_dst + row0 + r] = v;
+                    }
                 }
             }
             buf ^= 1;
@@ -889,6 +932,7 @@ struct mv_options {
     int glu = GLU_NONE;
     const float * norm_w = nullptr; // not null: y is the input of rms_norm(y, norm_eps)*norm_w (fused)
     float norm_eps = 0.0f;
+    const mv_epilogues * epi = nullptr; // not null (no x_up): each matrix's rope / store (the EPI kernels)
 };
 
 // One mat-vec call: the operands and what the launch may do.
@@ -908,10 +952,10 @@ static inline int total_tiles(const mv_args & a) {
 
 // Quantize (unless a.opt.quantize is false) and launch; false, launching nothing, where this is the bulk-copy
 // instantiation and the device or the loaded code has no bulk copies.
-template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP>
+template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI>
 static bool launch_k(const mv_args & a) {
     constexpr int smem = smem_bytes<type, NW, STAGES, CB>();
-    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB, DEEP>;
+    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB, DEEP, EPI>;
     static launch_info cache[64];
     const launch_info & li = get_launch_info(cache, kernel, NW*32, smem);
     if (cpy == COPY_BULK && !li.bulk) {
@@ -934,7 +978,8 @@ static bool launch_k(const mv_args & a) {
     const int ntiles = total_tiles(a);
     const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
     launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
-           a.segs, ntiles, (const int *) a.yq, (const float2 *) a.ym, a.nb, a.row_bytes, a.ncols, o.x_up, o.glu);
+           a.segs, ntiles, (const int *) a.yq, (const float2 *) a.ym, a.nb, a.row_bytes, a.ncols, o.x_up, o.glu,
+           o.epi != nullptr ? *o.epi : mv_epilogues{});
     return true;
 }
 
@@ -966,14 +1011,20 @@ static inline bool deep_prefetch_enabled() {
     return on;
 }
 
+// Launches with an epilogue (opt.epi) run without the deep prefetch: with the epilogue's code the deep
+// kernels get another register allocation, the one that cost 23-50% in the plain mat-vec (see
+// mv_epilogue); the 3B/8B Q/K/V shapes, where the epilogue was measured, take non-deep kernels anyway.
 template <int type, int cpy, int NW, int STAGES, int CB>
 static bool launch_kp(const mv_args & a) {
+    if (a.opt.epi != nullptr) {
+        return launch_k<type, cpy, NW, STAGES, CB, false, true>(a);
+    }
     if constexpr (deep_prefetch_rule<NW, STAGES, CB>()) {
         if (deep_prefetch_enabled()) {
-            return launch_k<type, cpy, NW, STAGES, CB, true>(a);
+            return launch_k<type, cpy, NW, STAGES, CB, true, false>(a);
         }
     }
-    return launch_k<type, cpy, NW, STAGES, CB, false>(a);
+    return launch_k<type, cpy, NW, STAGES, CB, false, false>(a);
 }
 
 template <int type, int NW, int STAGES, int CB = 8>
@@ -1125,13 +1176,13 @@ static void mul_mat_vec_segments(const mv_segments & segs, const float * y, int 
 }
 
 // Appends a matrix to segs (its tiles follow those of the matrices before it); add (not null): the residual
-// added to its product. No rope or store (set them on the returned segment).
+// added to its product.
 static inline mv_segment & add_segment(mv_segments & segs, const char * x, float * dst, const int nrows,
                                        const int64_t stride_dst, const float * add = nullptr, const int64_t stride_add = 0) {
     const mv_segment * prev = segs.n > 0 ? &segs.s[segs.n - 1] : nullptr;
     const int tile0 = prev ? prev->tile0 + (prev->nrows + ROWS - 1) / ROWS : 0;
     mv_segment & sg = segs.s[segs.n++];
-    sg = {x, dst, stride_dst, nrows, tile0, add, stride_add, {}, {}};
+    sg = {x, dst, stride_dst, nrows, tile0, add, stride_add};
     return sg;
 }
 

@@ -286,11 +286,11 @@ static bool tq_match_set_rows(const ggml_tensor * set_rows, const int nrows, con
 
 // Nodes [first, first + n) are the mat-vecs of one launch (segs); the nodes behind them that only rework
 // their products (RESHAPE / VIEW: no work; ROPE of a product; SET_ROWS of a product or of its rope) are
-// taken into the epilogue: segs gets their rope / store, written[] the graph tensors the launch then
-// writes (one per matrix: its MUL_MAT, ROPE or SET_ROWS node). Returns how many nodes after the mat-vecs
-// are taken (0: none).
+// taken into the epilogue: epi gets their rope / store (segs the rope's output as dst), written[] the
+// graph tensors the launch then writes (one per matrix: its MUL_MAT, ROPE or SET_ROWS node). Returns how
+// many nodes after the mat-vecs are taken (0: none).
 static int tq_match_qkv_epilogue(const ggml_cgraph * cgraph, const int first, const int n, tq_mmv::mv_segments & segs,
-                                 const ggml_tensor * (&written)[tq_mmv::MAX_SEGS]) {
+                                 tq_mmv::mv_epilogues & epi, const ggml_tensor * (&written)[tq_mmv::MAX_SEGS]) {
     const ggml_tensor * value[tq_mmv::MAX_SEGS]; // each matrix's result so far: its MUL_MAT, then its ROPE
     bool stored[tq_mmv::MAX_SEGS] = {};
     for (int k = 0; k < n; ++k) {
@@ -319,13 +319,13 @@ static int tq_match_qkv_epilogue(const ggml_cgraph * cgraph, const int first, co
         }
         tq_mmv::mv_segment & sg = segs.s[k];
         if (node->op == GGML_OP_ROPE) {
-            if (value[k]->op != GGML_OP_MUL_MAT || !tq_match_rope(node, sg.nrows, ncols, sg.rope)) {
+            if (value[k]->op != GGML_OP_MUL_MAT || !tq_match_rope(node, sg.nrows, ncols, epi.e[k].rope)) {
                 break;
             }
             sg.dst        = (float *) node->data;
             sg.stride_dst = node->nb[2] / sizeof(float);
         } else {
-            if (!tq_match_set_rows(node, sg.nrows, ncols, sg.store)) {
+            if (!tq_match_set_rows(node, sg.nrows, ncols, epi.e[k].store)) {
                 break;
             }
             stored[k] = true;
@@ -344,11 +344,12 @@ static int tq_shared_src1_run(ggml_backend_cuda_context & ctx, const ggml_cgraph
                               const tq_rms_norm & norm) {
     for (int pass = 0; pass < 2; ++pass) { // with the epilogue work, then without
         tq_mmv::mv_segments s = segs;
+        tq_mmv::mv_epilogues epi = {};
         const ggml_tensor * written[tq_mmv::MAX_SEGS];
         for (int k = 0; k < n; ++k) {
             written[k] = cgraph->nodes[first + k];
         }
-        const int extra = pass == 0 && qkv_epilogue_enabled() ? tq_match_qkv_epilogue(cgraph, first, n, s, written) : 0;
+        const int extra = pass == 0 && qkv_epilogue_enabled() ? tq_match_qkv_epilogue(cgraph, first, n, s, epi, written) : 0;
         if (pass == 0 && extra == 0) {
             continue;
         }
@@ -384,20 +385,22 @@ static int tq_shared_src1_run(ggml_backend_cuda_context & ctx, const ggml_cgraph
         bool overlap = false;
         for (int k = 0; k < n; ++k) {
             for (int l = 0; l < k; ++l) {
-                overlap = overlap || (s.s[k].store.base == nullptr && s.s[l].store.base == nullptr &&
+                overlap = overlap || (epi.e[k].store.base == nullptr && epi.e[l].store.base == nullptr &&
                                       data_overlaps(written[k], written[l]));
             }
         }
         if (overlap) {
             continue;
         }
-        tq_mul_mat_vec_run(ctx, cgraph->nodes[first]->src[0], s, src1, {}, norm);
+        tq_mmv::mv_options opt;
+        opt.epi = extra > 0 ? &epi : nullptr;
+        tq_mul_mat_vec_run(ctx, cgraph->nodes[first]->src[0], s, src1, opt, norm);
         static bool logged = false; // TQ_GGUF_CUDA_LOG=1: say once that the epilogue work applies
         if (extra > 0 && !logged && getenv("TQ_GGUF_CUDA_LOG") != nullptr) {
             logged = true;
             fprintf(stderr, "tq_gguf: Q/K/V launch takes %d nodes behind the projections (rope: %d %d %d, store: %d %d %d)\n",
-                    extra, s.s[0].rope.pos != nullptr, n > 1 && s.s[1].rope.pos != nullptr, n > 2 && s.s[2].rope.pos != nullptr,
-                    s.s[0].store.base != nullptr, n > 1 && s.s[1].store.base != nullptr, n > 2 && s.s[2].store.base != nullptr);
+                    extra, epi.e[0].rope.pos != nullptr, epi.e[1].rope.pos != nullptr, epi.e[2].rope.pos != nullptr,
+                    epi.e[0].store.base != nullptr, epi.e[1].store.base != nullptr, epi.e[2].store.base != nullptr);
         }
         return count;
     }
