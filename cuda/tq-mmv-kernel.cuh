@@ -451,8 +451,8 @@ struct mv_segment {
 
 // The rope / store of each matrix of a launch (kernels with EPI only; see tq_mmv_kernel). Kept out of
 // mv_segment and out of the plain kernels: inlined into every kernel, the sinf / cosf code changed the
-// main loop's register allocation (171 -> 142 registers: 3 CTAs per SM) and cost 23-50% on the 70B
-// shapes (H100 harness, bench/results/gpu-h100-2026-11-22-s10).
+// main loop's register allocation (e.g. 171 -> 142 registers, enough for a third CTA per SM) and cost
+// 23-50% on the 70B shapes (H100 harness, bench/results/gpu-h100-2026-11-22-s10; not profiled).
 struct mv_epilogue {
     mv_rope  rope;  // rope.pos not null: the result is rope(product) (then stored, if store.base is set)
     mv_store store; // store.base not null: the result goes there, dst is not written
