@@ -61,11 +61,11 @@ int main(int argc, char ** argv) {
         const size_t wbytes = hc.w.bytes;
         const int ncopy = hc.w.ncopy;
         char * dw = hc.w.dev;
-        std::vector<float> hy;
-        float * dy = device_normal(rng, (size_t) sh.k*MAXN, &hy);
-        int * yq; CK(cudaMalloc(&yq, (size_t) sh.k*MAXN));
-        float2 * ym; CK(cudaMalloc(&ym, (size_t) nb*MAXN*sizeof(float2)));
-        float * dd; CK(cudaMalloc(&dd, (size_t) sh.m*MAXN*4));
+        const harness_io io(rng, hc, MAXN);
+        const std::vector<float> & hy = io.hy;
+        float * dy = io.dy, * dd = io.dd;
+        int * yq = io.yq;
+        float2 * ym = io.ym;
         // mat-vec reference timing buffers (8 columns)
         int * yq8; CK(cudaMalloc(&yq8, (size_t) sh.k*8));
         float2 * ym8; CK(cudaMalloc(&ym8, (size_t) nb*8*sizeof(float2)));
@@ -121,7 +121,6 @@ int main(int argc, char ** argv) {
             snprintf(buf, sizeof buf, " %.1e |", rel0);
             if (sh.time) table.push_back(line + buf);
         }
-        CK(cudaFree(dy)); CK(cudaFree(yq)); CK(cudaFree(ym)); CK(cudaFree(dd));
         CK(cudaFree(yq8)); CK(cudaFree(ym8));
     });
     printf("\nus per call; mv8 x ceil(n/8): the mat-vec at 8 columns times the calls n columns would need\n"

@@ -87,12 +87,11 @@ int main(int argc, char ** argv) {
         const size_t wbytes = hc.w.bytes;
         const int ncopy = hc.w.ncopy;
         char * dw = hc.w.dev;
-        // activations: 8 columns
-        std::vector<float> hy;
-        float * dy = device_normal(rng, (size_t) sh.k*8, &hy);
-        int * yq; CK(cudaMalloc(&yq, (size_t) sh.k*8));
-        float2 * ym; CK(cudaMalloc(&ym, (size_t) nb*8*sizeof(float2)));
-        float * dd; CK(cudaMalloc(&dd, (size_t) sh.m*8*4));
+        const harness_io io(rng, hc, 8); // activations: 8 columns
+        const std::vector<float> & hy = io.hy;
+        float * dy = io.dy, * dd = io.dd;
+        int * yq = io.yq;
+        float2 * ym = io.ym;
 
         // reference rows
         std::vector<int> rows;
@@ -150,7 +149,6 @@ int main(int argc, char ** argv) {
             snprintf(buf, sizeof buf, " %.1e |", rel);
             table.push_back(line + buf);
         }
-        CK(cudaFree(dy)); CK(cudaFree(yq)); CK(cudaFree(ym)); CK(cudaFree(dd));
     });
     // Mat-vecs of one input (Q/K/V of 3B- and 8B-class layers): one launch over the three matrices
     // (mul_mat_vec_segments) must give bit-identical outputs to three launches (same quantization, same

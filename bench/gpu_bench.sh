@@ -53,16 +53,19 @@ SUMMARY=$OUT/summary.txt
 say() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$SUMMARY"; }
 # ncu metrics of the profile stages: stall reasons (cycles per issued instruction) and pipe use
 NCU_STALLS_PIPES="regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio,regex:sm__inst_executed_pipe_.*\.avg\.pct_of_peak_sustained_active"
-# H = the kernel harness binary: .device/bin/harness if carried (built off the device: nvcc is slow on
-# no GPU), else built here once per run (log: harness-build.log)
-harness_bin() {
-  H=.device/bin/harness
-  [ -x $H ] && return
-  H=/tmp/tq_mmv_harness
-  [ -n "${HARNESS_BUILT:-}" ] && return
-  nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda bench/cuda_mmv_harness.cu -o $H > "$OUT/harness-build.log" 2>&1
-  HARNESS_BUILT=1
+# H = a kernel harness binary (harness_binary NAME SOURCE LOG): .device/bin/NAME if carried (built off the
+# device: nvcc is slow on no GPU), else bench/SOURCE built here once per run into /tmp (log: $OUT/LOG)
+harness_binary() {
+  H=.device/bin/$1
+  [ -x "$H" ] && return
+  H=/tmp/tq_$1
+  local built=HARNESS_BUILT_$1
+  [ -n "${!built:-}" ] && return
+  nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda -Ibench "bench/$2" -o "$H" > "$OUT/$3" 2>&1
+  printf -v "$built" 1
 }
+# the mat-vec harness (cuda/tq-mmv-kernel.cuh)
+harness_bin() { harness_binary harness cuda_mmv_harness.cu harness-build.log; }
 
 for stage in "$@"; do
   t0=$(date +%s)
@@ -127,16 +130,12 @@ for stage in "$@"; do
   harness-mmb)
     # standalone batched-product harness (cuda/tq-mmb-kernel.cuh): every launch shape vs float64, timed
     # against the mat-vec; MMB_HARNESS_ARGS: ';'-separated argument lists (reps M K TYPE NMIN NMAX)
-    HM=.device/bin/mmb_harness
-    if [ ! -x $HM ]; then
-      HM=/tmp/tq_mmb_harness
-      nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda -Ibench bench/cuda_mmb_harness.cu -o $HM > "$OUT/mmb-harness-build.log" 2>&1
-    fi
+    harness_binary mmb_harness cuda_mmb_harness.cu mmb-harness-build.log
     : > "$OUT/mmb-harness.log"
     IFS=';' read -ra runs <<< "${MMB_HARNESS_ARGS:-10}"
     for r in "${runs[@]}"; do
       echo "## mmb_harness $r" >> "$OUT/mmb-harness.log"
-      $HM $r >> "$OUT/mmb-harness.log" 2>&1
+      $H $r >> "$OUT/mmb-harness.log" 2>&1
       say "harness-mmb ($r) rc=$?"
     done
     grep -E "^\||fails|FAIL|^## " "$OUT/mmb-harness.log" | tee -a "$SUMMARY" ;;

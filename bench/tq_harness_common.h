@@ -134,6 +134,27 @@ struct harness_case {
     harness_weights w;
 };
 
+// A case's activations for ncols columns: N(0, 1) floats on the device (dy) and the host (hy), then
+// buffers for their quantization (yq, ym) and for the product (dd: m x ncols floats). Freed with it.
+struct harness_io {
+    std::vector<float> hy;
+    float  * dy;
+    int    * yq;
+    float2 * ym;
+    float  * dd;
+    harness_io(std::mt19937 & rng, const harness_case & hc, const int ncols) {
+        dy = device_normal(rng, (size_t) hc.sh.k*ncols, &hy);
+        CK(cudaMalloc(&yq, (size_t) hc.sh.k*ncols));
+        CK(cudaMalloc(&ym, (size_t) hc.nb*ncols*sizeof(float2)));
+        CK(cudaMalloc(&dd, (size_t) hc.sh.m*ncols*4));
+    }
+    harness_io(const harness_io &) = delete;
+    harness_io & operator=(const harness_io &) = delete;
+    ~harness_io() {
+        CK(cudaFree(dy)); CK(cudaFree(yq)); CK(cudaFree(ym)); CK(cudaFree(dd));
+    }
+};
+
 // fn(c) for every type and shape the command line selects (only_type < 0: both types; only_m, only_k: the
 // shapes of that m, k; 0: any), each with new weights (drawn from rng in this order), freed after fn returns.
 template <typename Shapes, typename Fn>
