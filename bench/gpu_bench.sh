@@ -7,7 +7,8 @@
 #   build         CUDA Release build of the patched tree (tools only) into build/gpu
 #   test          test-backend-ops (CUDA vs CPU) for every TQ1_0/TQ2_0 MUL_MAT, MUL_MAT_ID, GET_ROWS and
 #                 fused gate/up + GLU mat-vec (MUL_MAT_VEC_FUSION) and one-input mat-vecs with or without the
-#                 RMS norm in front (MUL_MAT_SHARED_SRC1) case
+#                 RMS norm in front (MUL_MAT_SHARED_SRC1) case, Q/K/V + rope + cache stores (MUL_MAT_QKV_ROPE),
+#                 attention output CONT + projection + residual (MUL_MAT_ATTN_OUT)
 #   sanitize      the TQ2_0/TQ1_0 cases (subset) under compute-sanitizer memcheck and racecheck
 #   harness       bench/cuda_mmv_harness.cu (TQ mat-vec kernel alone: check + timing)
 #   harness-ab    the harness's default launches, as built (A) vs with $HARNESS_B_ENV (B), two rounds;
@@ -30,12 +31,13 @@
 #   synth:CLS     the synthetic F16 GGUF of class CLS alone (no build needed: run it beside the build)
 #   models:CLS    synthetic F16 GGUF of class CLS (3b, 8b, 13b; unless synth made it) + llama-quantize to
 #                 Q4_0 Q2_0 TQ2_0 TQ1_0
-#   bench:CLS     llama-bench pp512/tg128 fa 0,1, pp512 of the TQ types with TQ_GGUF_CUDA_MMB=0, and
-#                 llama-batched-bench (1..64) for those models
+#   bench:CLS     llama-bench pp512/tg128 fa 0,1, pp512 of the TQ types with TQ_GGUF_CUDA_MMB=0, tg128 of
+#                 the TQ types as built and with $BENCH_AB_ENV, and llama-batched-bench (1..64) for those models
 #   ab:CLS        tg128 A/B of the TQ types: default (A) vs with the environment $AB_ENV (B; several B
 #                 sides separated by ';'), in three interleaved rounds with Q4_0/Q2_0 in each A round (the machines drift; FA=0 by default)
-#   timeline:CLS  where a generated token's time goes (nsys, or ncu without gaps): kernel time per token
-#                 by kernel, GPU idle time, for TQ2_0 and Q2_0 of class CLS (bench/gpu_timeline.py)
+#   timeline:CLS  where a generated token's time goes (nsys, else a CUPTI trace: bench/cupti_trace.cpp; ncu
+#                 without gaps if neither): kernel and critical-path time per token by kernel, GPU idle
+#                 time, one layer's kernel sequence; $TL_TYPES (default TQ2_0 Q2_0), FA $TL_FA (default 0)
 #   logits        Llama(n_gpu_layers=-1) vs CPU logits on a small synthetic model in TQ2_0 and TQ1_0
 #   rm:CLS        delete the models of CLS (disk)
 #
@@ -82,7 +84,7 @@ for stage in "$@"; do
     rc=$?; tail -3 "$OUT/build.log"; say "build rc=$rc"; [ $rc = 0 ] || exit 1 ;;
   test)
     : > "$OUT/test-backend-ops.log"
-    for op in MUL_MAT MUL_MAT_ID GET_ROWS MUL_MAT_VEC_FUSION MUL_MAT_SHARED_SRC1 MUL_MAT_QKV_ROPE; do
+    for op in MUL_MAT MUL_MAT_ID GET_ROWS MUL_MAT_VEC_FUSION MUL_MAT_SHARED_SRC1 MUL_MAT_QKV_ROPE MUL_MAT_ATTN_OUT; do
       "$BIN/test-backend-ops" test -b CUDA0 -o $op -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
       say "test $op rc=$?"
     done
@@ -90,6 +92,10 @@ for stage in "$@"; do
     echo "## TQ_GGUF_CUDA_MMV_ROPE=0" >> "$OUT/test-backend-ops.log"
     TQ_GGUF_CUDA_MMV_ROPE=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_QKV_ROPE -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
     say "test MUL_MAT_QKV_ROPE (TQ_GGUF_CUDA_MMV_ROPE=0) rc=$?"
+    # the attention output with its CONT left to ggml (TQ_GGUF_CUDA_MMV_CONT=0)
+    echo "## TQ_GGUF_CUDA_MMV_CONT=0" >> "$OUT/test-backend-ops.log"
+    TQ_GGUF_CUDA_MMV_CONT=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_ATTN_OUT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+    say "test MUL_MAT_ATTN_OUT (TQ_GGUF_CUDA_MMV_CONT=0) rc=$?"
     # MUL_MAT batch 1..8 again through mmvq (the tq-mmv kernel is the default there): both paths stay tested
     echo "## TQ_GGUF_CUDA_MMV=0" >> "$OUT/test-backend-ops.log"
     TQ_GGUF_CUDA_MMV=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
@@ -116,6 +122,9 @@ for stage in "$@"; do
           -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
         rc2=$rc2/$?
         compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_QKV_ROPE \
+          -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
+        rc2=$rc2/$?
+        compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_ATTN_OUT \
           -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
         rc2=$rc2/$?
         say "sanitize $tool $t rc=$rc1/$rc2 $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize-$tool-$t.log" | sort | uniq -c | tr '\n' ' ')"
@@ -244,12 +253,14 @@ for stage in "$@"; do
     TQ_GGUF_CUDA_MMB=0 "$BIN/llama-bench" -ngl 99 -p 512 -n 0 -r "$REPS" -fa 0 -m "$M/$c-TQ2_0.gguf" -m "$M/$c-TQ1_0.gguf" -o md \
         > "$OUT/bench-$c-nommb.log" 2>&1
     say "llama-bench $c pp512 TQ_GGUF_CUDA_MMB=0 rc=$?"; grep '^|' "$OUT/bench-$c-nommb.log" | tee -a "$SUMMARY"
-    # A/B for decoding: the TQ types with rope and the KV-cache stores left to ggml (TQ_GGUF_CUDA_MMV_ROPE=0)
+    # A/B for decoding: the TQ types as built (A, TQ_GGUF_CUDA_LOG=1: which fusions apply) and with the
+    # environment $BENCH_AB_ENV (B; default TQ_GGUF_CUDA_MMV_CONT=0: the attention output's CONT left to ggml)
+    b_env=${BENCH_AB_ENV:-TQ_GGUF_CUDA_MMV_CONT=0}
     TQ_GGUF_CUDA_LOG=1 "$BIN/llama-bench" -ngl 99 -p 0 -n 128 -r "$REPS" -fa "${FA:-0,1}" -m "$M/$c-TQ2_0.gguf" -m "$M/$c-TQ1_0.gguf" -o md \
-        > "$OUT/bench-$c-rope-on.log" 2>&1
-    TQ_GGUF_CUDA_MMV_ROPE=0 "$BIN/llama-bench" -ngl 99 -p 0 -n 128 -r "$REPS" -fa "${FA:-0,1}" -m "$M/$c-TQ2_0.gguf" -m "$M/$c-TQ1_0.gguf" -o md \
-        > "$OUT/bench-$c-norope.log" 2>&1
-    say "llama-bench $c tg128 TQ_GGUF_CUDA_MMV_ROPE=1 then 0 rc=$?"; grep -h '^|\|tq_gguf:' "$OUT/bench-$c-rope-on.log" "$OUT/bench-$c-norope.log" | tee -a "$SUMMARY"
+        > "$OUT/bench-$c-tg-a.log" 2>&1
+    env $b_env "$BIN/llama-bench" -ngl 99 -p 0 -n 128 -r "$REPS" -fa "${FA:-0,1}" -m "$M/$c-TQ2_0.gguf" -m "$M/$c-TQ1_0.gguf" -o md \
+        > "$OUT/bench-$c-tg-b.log" 2>&1
+    say "llama-bench $c tg128 A (as built) then B ($b_env) rc=$?"; grep -h '^|\|tq_gguf:' "$OUT/bench-$c-tg-a.log" "$OUT/bench-$c-tg-b.log" | tee -a "$SUMMARY"
     for t in F16 $TYPES; do
       [ $t = F16 ] && f=$M/$c-f16.gguf || f=$M/$c-$t.gguf
       echo "## $t" >> "$OUT/batched-$c.log"
@@ -300,20 +311,40 @@ for (t, f), v in sorted(runs.items()):
 PY
     ;;
   timeline:*)
+    # nsys where installed; else bench/cupti_trace.cpp (a CUPTI injection library: the same trace with
+    # real start and end times); ncu (kernels serialised, no gaps) only if neither works.
+    # TL_TYPES: model types (f16 for the F16 model), TL_FA: flash attention 0 or 1.
     c=${stage#timeline:}
     NSYS=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
+    TRACE_LIB=""
+    if [ -z "$NSYS" ]; then
+      CUPTI_H=$(ls "${CUDA_HOME:-/usr/local/cuda}"/include/cupti.h /usr/local/cuda/extras/CUPTI/include/cupti.h \
+                $(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))' 2>/dev/null)/nvidia/cuda_cupti/include/cupti.h 2>/dev/null | head -1)
+      CUPTI_SO=$(ls "${CUDA_HOME:-/usr/local/cuda}"/lib64/libcupti.so /usr/local/cuda/extras/CUPTI/lib64/libcupti.so \
+                 "$(dirname "$(dirname "$CUPTI_H")")"/lib/libcupti.so* 2>/dev/null | head -1)
+      if [ -n "$CUPTI_H" ] && [ -n "$CUPTI_SO" ] && g++ -shared -fPIC -O2 bench/cupti_trace.cpp -I"$(dirname "$CUPTI_H")" \
+            "$CUPTI_SO" -Wl,-rpath,"$(dirname "$CUPTI_SO")" -o /tmp/libtq_trace.so > "$OUT/cupti-build.log" 2>&1; then
+        TRACE_LIB=/tmp/libtq_trace.so
+      fi
+    fi
+    fa=${TL_FA:-0}
     for t in ${TL_TYPES:-TQ2_0 Q2_0}; do
+      log=$OUT/timeline-$c-$t-fa$fa.log
       if [ -n "$NSYS" ]; then
         "$NSYS" profile -t cuda --cuda-graph-trace=node -o "/tmp/tl-$c-$t" -f true \
-            "$BIN/llama-bench" -m "$M/$c-$t.gguf" -ngl 99 -p 0 -n 64 -r 1 -fa 0 > "$OUT/timeline-$c-$t.log" 2>&1
-        "$NSYS" stats -q -r cuda_gpu_trace -f csv -o "/tmp/tl-$c-$t" "/tmp/tl-$c-$t.nsys-rep" >> "$OUT/timeline-$c-$t.log" 2>&1
-        python3 bench/gpu_timeline.py nsys "/tmp/tl-$c-${t}_cuda_gpu_trace.csv" 65 >> "$OUT/timeline-$c-$t.log" 2>&1
+            "$BIN/llama-bench" -m "$M/$c-$t.gguf" -ngl 99 -p 0 -n 64 -r 1 -fa "$fa" > "$log" 2>&1
+        "$NSYS" stats -q -r cuda_gpu_trace -f csv -o "/tmp/tl-$c-$t" "/tmp/tl-$c-$t.nsys-rep" >> "$log" 2>&1
+        python3 bench/gpu_timeline.py nsys "/tmp/tl-$c-${t}_cuda_gpu_trace.csv" 65 >> "$log" 2>&1
+      elif [ -n "$TRACE_LIB" ]; then
+        CUDA_INJECTION64_PATH=$TRACE_LIB TQ_TRACE_OUT=/tmp/tl-$c-$t.csv \
+            "$BIN/llama-bench" -m "$M/$c-$t.gguf" -ngl 99 -p 0 -n 64 -r 1 -fa "$fa" > "$log" 2>&1
+        python3 bench/gpu_timeline.py nsys "/tmp/tl-$c-$t.csv" 32 >> "$log" 2>&1
       else
-        ncu --csv --metrics gpu__time_duration.sum "$BIN/llama-bench" -m "$M/$c-$t.gguf" -ngl 99 -p 0 -n 4 -r 1 -fa 0 \
-            > "/tmp/tl-$c-$t.csv" 2> "$OUT/timeline-$c-$t.log"
-        python3 bench/gpu_timeline.py ncu "/tmp/tl-$c-$t.csv" 5 >> "$OUT/timeline-$c-$t.log" 2>&1
+        ncu --csv --metrics gpu__time_duration.sum "$BIN/llama-bench" -m "$M/$c-$t.gguf" -ngl 99 -p 0 -n 4 -r 1 -fa "$fa" \
+            > "/tmp/tl-$c-$t.csv" 2> "$log"
+        python3 bench/gpu_timeline.py ncu "/tmp/tl-$c-$t.csv" 5 >> "$log" 2>&1
       fi
-      say "timeline $c $t (${NSYS:-ncu}): $(grep -E '^(per token|idle)' "$OUT/timeline-$c-$t.log" | tr '\n' ';')"
+      say "timeline $c $t fa $fa (${NSYS:-${TRACE_LIB:-ncu}}): $(grep -E '^(per token|idle)' "$log" | tr '\n' ';')"
     done ;;
   logits)
     # small synthetic model, quantized to each ternary type; Llama(n_gpu_layers=-1) vs CPU

@@ -3,7 +3,8 @@
 // TQ_GGUF_CUDA_MMV_GLU=0 leaves gate/up + GLU unfused (two mat-vecs and ggml's GLU; for A/B measurements),
 // TQ_GGUF_CUDA_MMV_QKV=0 runs the mat-vecs of one input (Q/K/V) one launch each, TQ_GGUF_CUDA_MMV_NORM=0
 // leaves the RMS norm in front of them to ggml, TQ_GGUF_CUDA_MMV_ADD=0 the residual ADD behind a mat-vec,
-// TQ_GGUF_CUDA_MMV_ROPE=0 the ROPE and KV-cache SET_ROWS behind Q/K/V.
+// TQ_GGUF_CUDA_MMV_ROPE=0 the ROPE and KV-cache SET_ROWS behind Q/K/V, TQ_GGUF_CUDA_MMV_CONT=0 the copying CONT
+// in front of a mat-vec.
 #include "tq-mmv.cuh"
 #include "tq-mmv-kernel.cuh"
 
@@ -42,9 +43,11 @@ struct tq_rms_norm {
 
 // Quantizes src1 (or rms_norm(norm.x)*norm.w where norm.x is set) once and runs one launch over every
 // matrix of segs, all of the type, K and row layout of `weights` (one of them); see
-// tq_mmv::mul_mat_vec_segments for opt.
+// tq_mmv::mul_mat_vec_segments for opt. src1_data (not null): where src1's values are read instead of
+// src1->data, in src1's layout (the source of a CONT that only copies, see tq_cont_mul_mat_vec).
 static void tq_mul_mat_vec_run(ggml_backend_cuda_context & ctx, const ggml_tensor * weights, const tq_mmv::mv_segments & segs,
-                               const ggml_tensor * src1, tq_mmv::mv_options opt = {}, const tq_rms_norm & norm = {}) {
+                               const ggml_tensor * src1, tq_mmv::mv_options opt = {}, const tq_rms_norm & norm = {},
+                               const void * src1_data = nullptr) {
     const int     nb        = (int) (weights->ne[0] / QK_K);
     const int64_t row_bytes = weights->nb[1];
     const int     ncols     = (int) src1->ne[1];
@@ -55,7 +58,7 @@ static void tq_mul_mat_vec_run(ggml_backend_cuda_context & ctx, const ggml_tenso
     ggml_cuda_pool_alloc<float2> ym(ctx.pool(), (size_t) nb*tq_mmv::MAX_COLS);
 
     const ggml_tensor * y_src = norm.x ? norm.x : src1;
-    const float * y  = (const float *) y_src->data;
+    const float * y  = (const float *) (norm.x == nullptr && src1_data != nullptr ? src1_data : y_src->data);
     const int64_t sy = y_src->nb[1] / sizeof(float);
     opt.norm_w   = norm.x ? (const float *) norm.w->data : nullptr;
     opt.norm_eps = norm.eps;
@@ -441,6 +444,46 @@ static int tq_mul_mat_vec_add(ggml_backend_cuda_context & ctx, const ggml_cgraph
     return 2;
 }
 
+// Off with TQ_GGUF_CUDA_MMV_CONT=0 (A/B) and with GGML_CUDA_DISABLE_FUSION.
+static bool cont_input_enabled() {
+    static const bool enabled = tq_mmv::env_switch_on("TQ_GGUF_CUDA_MMV_CONT") && !ggml_fusion_disabled();
+    return enabled;
+}
+
+// CONT at node i that only copies (source and result F32, both contiguous: at batch 1 the attention output's
+// permute without flash attention, which ggml-cuda runs as a device-to-device copy, a graph node that PDL
+// cannot overlap), read by nothing but the TQ mat-vec at node i + 1 (with its residual ADD at i + 2 where that
+// matches): the mat-vec reads the CONT's source instead. Returns the nodes run (0: none).
+static int tq_cont_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, const int i) {
+    if (!cont_input_enabled() || i + 1 >= cgraph->n_nodes) {
+        return 0;
+    }
+    const ggml_tensor * cont = cgraph->nodes[i];
+    const ggml_tensor * src  = cont->src[0];
+    ggml_tensor * mm = cgraph->nodes[i + 1];
+    if (mm->op != GGML_OP_MUL_MAT || mm->src[1] != cont || cont->type != GGML_TYPE_F32 || src->type != GGML_TYPE_F32 ||
+            !ggml_is_contiguous(cont) || !ggml_is_contiguous(src) || ggml_nelements(src) != ggml_nelements(cont) ||
+            (uintptr_t) src->data % 16 != 0 || !ggml_cuda_tq_mmv_applies(mm->src[0], cont, mm)) {
+        return 0;
+    }
+    const ggml_tensor * r = tq_match_residual_add(cgraph, i + 1);
+    const int count = r != nullptr ? 3 : 2;
+    const ggml_op ops[3] = {GGML_OP_CONT, GGML_OP_MUL_MAT, GGML_OP_ADD};
+    const int outputs[1] = {i + count - 1};
+    if (!ggml_can_fuse_subgraph(cgraph, i, count, ops, outputs, 1)) {
+        return 0;
+    }
+    tq_mmv::mv_segments segs = {};
+    add_segment(segs, mm->src[0], cgraph->nodes[i + count - 1], r);
+    tq_mul_mat_vec_run(ctx, mm->src[0], segs, cont, {}, {}, src->data);
+    static bool logged = false; // TQ_GGUF_CUDA_LOG=1: say once that it applies
+    if (!logged && getenv("TQ_GGUF_CUDA_LOG") != nullptr) {
+        logged = true;
+        fprintf(stderr, "tq_gguf: a mat-vec reads its CONT's source (%d nodes in one launch)\n", count);
+    }
+    return count;
+}
+
 // nodes i, i+1 = RMS_NORM(x), MUL(that, w) with w one row of K floats (either operand order), x rows of K
 // floats, 16-byte aligned (the fused quantizer's float4 loads).
 static bool tq_match_rms_norm(const ggml_cgraph * cgraph, const int i, tq_rms_norm & norm) {
@@ -507,6 +550,9 @@ int ggml_cuda_tq_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgraph * c
     const ggml_tensor * node = cgraph->nodes[i];
     if (node->op == GGML_OP_RMS_NORM) {
         return tq_rms_norm_mul_mat_vec(ctx, cgraph, i);
+    }
+    if (node->op == GGML_OP_CONT) {
+        return tq_cont_mul_mat_vec(ctx, cgraph, i);
     }
     if (node->op != GGML_OP_MUL_MAT) {
         return 0;
