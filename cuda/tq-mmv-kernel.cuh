@@ -176,24 +176,19 @@ static __device__ __forceinline__ float2 quantize_block(const float * yb, int * 
     return quantize_loaded(e, out, lane, order);
 }
 
-// ym entries of the absent columns (ncols..MAX_COLS-1) of block b are zero: written by the CTAs of column 0
-// (the mat-vec reads (d, d*sum) of column pairs as float4).
-static __device__ __forceinline__ void zero_absent_columns(float2 * ym, const int b, const int ncols, const int lane) {
-    if (lane >= ncols && lane < MAX_COLS) {
-        ym[(int64_t) b*MAX_COLS + lane] = make_float2(0.0f, 0.0f);
-    }
-}
-
 // y (f32, column stride stride_col) -> yq: [col][block][64 ints], ym: [block][MAX_COLS] (d, d*sum),
-// absent columns zero. grid (nb, ncols), 32 threads.
+// absent columns zero. grid (nb, MAX_COLS), 32 threads.
 template <int type>
 __global__ void __launch_bounds__(32) tq_mmv_quantize(
         const float * y, int * yq, float2 * ym, const int nb, const int ncols, const int64_t stride_col) {
     pdl_launch_dependents();
     pdl_wait(); // y comes from the preceding kernel; yq/ym may still be read by an earlier mat-vec
     const int b = blockIdx.x, col = blockIdx.y, lane = threadIdx.x;
-    if (col == 0) {
-        zero_absent_columns(ym, b, ncols, lane);
+    if (col >= ncols) {
+        if (lane == 0) {
+            ym[(int64_t) b*MAX_COLS + col] = make_float2(0.0f, 0.0f);
+        }
+        return;
     }
     const float2 dm = quantize_block<type>(y + col*stride_col + (int64_t) b*256, yq + ((int64_t) col*nb + b)*64, lane);
     if (lane == 0) {
@@ -202,45 +197,27 @@ __global__ void __launch_bounds__(32) tq_mmv_quantize(
 }
 
 // The same quantization of rms_norm(x)*w (ggml's RMS_NORM and MUL of the norm weight, fused into it: the
-// normalized activations are never written). Warp w of a CTA quantizes block b = 4*blockIdx.x + w of the
-// column; every CTA reduces the whole column's sum of squares (K floats from L2, all loads in flight at
-// once). The loads of that reduction that fall in the CTA's own blocks are the ones quantize_loaded takes
-// (each warp loads its block in the quantizer's order), so x is read once; the norm weight, constant, is
-// loaded before waiting for the preceding kernel. grid (ceil(nb/4), ncols), 4 warps.
+// normalized activations are never written): every CTA first reduces the whole column's sum of squares
+// (K floats from L2, all 4 warps' loads in flight at once), then each warp quantizes one block.
+// grid (ceil(nb/4), MAX_COLS), 4 warps.
 template <int type>
 __global__ void __launch_bounds__(128) tq_mmv_quantize_rms_norm(
         const float * x, const float * w, const float eps, int * yq, float2 * ym, const int nb, const int ncols,
         const int64_t stride_col) {
     pdl_launch_dependents();
-    const int col = blockIdx.y, lane = threadIdx.x, warp = threadIdx.y;
-    const int b0 = blockIdx.x*4;     // the CTA's blocks: b0 .. own_end - 1
-    const int own_end = min(b0 + 4, nb);
-    const int b = b0 + warp;         // this warp's block (none if b >= nb)
-    float4 wv[2];
-    if (b < nb) {
-        load_block<type>(w + (int64_t) b*256, lane, wv);
-    }
     pdl_wait(); // x comes from the preceding kernel; yq/ym may still be read by an earlier mat-vec
-    if (col == 0 && b < nb) {
-        zero_absent_columns(ym, b, ncols, lane);
+    const int col = blockIdx.y, lane = threadIdx.x, warp = threadIdx.y;
+    const int b = blockIdx.x*4 + warp;
+    if (col >= ncols) {
+        if (lane == 0 && b < nb) {
+            ym[(int64_t) b*MAX_COLS + col] = make_float2(0.0f, 0.0f);
+        }
+        return;
     }
     const float * xc = x + col*stride_col;
-    float4 e[2];
     float ss = 0.0f;
-    if (b < nb) {
-        load_block<type>(xc + (int64_t) b*256, lane, e);
-        ss = e[0].x*e[0].x + e[0].y*e[0].y + e[0].z*e[0].z + e[0].w*e[0].w +
-             e[1].x*e[1].x + e[1].y*e[1].y + e[1].z*e[1].z + e[1].w*e[1].w;
-    }
-    // the rest of the column: float4 indices [0, 64*b0) and [64*own_end, 64*nb)
-    const int tid = warp*32 + lane;
-#pragma unroll 4
-    for (int i = tid; i < 64*b0; i += 128) {
-        const float4 v = ((const float4 *) xc)[i];
-        ss += v.x*v.x + v.y*v.y + v.z*v.z + v.w*v.w;
-    }
-#pragma unroll 4
-    for (int i = 64*own_end + tid; i < 64*nb; i += 128) {
+#pragma unroll 8
+    for (int i = warp*32 + lane; i < nb*64; i += 128) {
         const float4 v = ((const float4 *) xc)[i];
         ss += v.x*v.x + v.y*v.y + v.z*v.z + v.w*v.w;
     }
@@ -257,11 +234,8 @@ __global__ void __launch_bounds__(128) tq_mmv_quantize_rms_norm(
     if (b >= nb) {
         return;
     }
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        e[h] = make_float4(e[h].x*scale*wv[h].x, e[h].y*scale*wv[h].y, e[h].z*scale*wv[h].z, e[h].w*scale*wv[h].w);
-    }
-    const float2 dm = quantize_loaded(e, yq + ((int64_t) col*nb + b)*64, lane);
+    const float2 dm = quantize_block<type>(xc + (int64_t) b*256, yq + ((int64_t) col*nb + b)*64, lane,
+                                           w + (int64_t) b*256, scale);
     if (lane == 0) {
         ym[(int64_t) b*MAX_COLS + col] = dm;
     }
@@ -992,13 +966,13 @@ static bool launch_k(const mv_args & a) {
         const auto quantize = tq_mmv_quantize_rms_norm<type>;
         static launch_info qcache[64];
         const launch_info & qi = get_launch_info(qcache, quantize, 128, 0);
-        launch(quantize, dim3((a.nb + 3) / 4, a.ncols, 1), dim3(32, 4, 1), 0, a.stream, qi.pdl,
+        launch(quantize, dim3((a.nb + 3) / 4, MAX_COLS, 1), dim3(32, 4, 1), 0, a.stream, qi.pdl,
                a.y, o.norm_w, o.norm_eps, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y);
     } else if (o.quantize) {
         const auto quantize = tq_mmv_quantize<type>;
         static launch_info qcache[64];
         const launch_info & qi = get_launch_info(qcache, quantize, 32, 0);
-        launch(quantize, dim3(a.nb, a.ncols, 1), dim3(32, 1, 1), 0, a.stream, qi.pdl,
+        launch(quantize, dim3(a.nb, MAX_COLS, 1), dim3(32, 1, 1), 0, a.stream, qi.pdl,
                a.y, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y);
     }
     const int ntiles = total_tiles(a);
@@ -1096,8 +1070,22 @@ static inline bool launch_rules_s4() {
     return on;
 }
 
+// A gate/up pair (x_up) of rows of 16 blocks (K = 4096: the 8B-class FFN) in chunks of 8 with 4 warps: a
+// tile then has 4 chunks (2 per matrix), one per warp, as the 70B-class rows of 32 blocks have (bulk copies,
+// deep prefetch), instead of the single-matrix rule's 8 chunks of 4 (cp.async). The short_chunks rule
+// below was measured on single matrices, where chunks of 8 leave only 2 warps per tile.
+// TQ_GGUF_CUDA_MMV_PAIR8=0 leaves pairs to the single-matrix rules (A/B).
+static inline bool pair_chunks_of_8() {
+    static const bool on = env_switch_on("TQ_GGUF_CUDA_MMV_PAIR8");
+    return on;
+}
+
 template <int type, bool short_chunks>
 static void launch_default(const mv_args & a) {
+    if (short_chunks && a.opt.x_up != nullptr && a.nb == 16 && pair_chunks_of_8()) {
+        launch_nw<type, 4, 2>(a);
+        return;
+    }
     const bool tuned = short_chunks && launch_rules_s4(); // the session-4 rules below
     if (short_chunks && a.nb <= 16 && !(tuned && type == TQ1 && a.nb == 16 && total_tiles(a) >= 512)) {
         switch ((a.nb + 3) / 4) {
@@ -1158,6 +1146,11 @@ static void launch_default(const mv_args & a) {
 //      4096 x 4096 gain (5.9 vs 7.0 us); 8192 x 3072 8.6 vs 7.2, 3072 x 8192 10.5 vs 7.8, n = 2 up to
 //      2x slower; 3B tg128 TQ2_0 429 vs 484 t/s. Each of hundreds of CTAs repeats the quantization
 //      before it can decode, while the separate kernel runs once and overlaps through PDL.
+// Tried and removed (session 11, bench/results/gpu-h100-2026-11-22-s11): quantizer grids of the present
+// columns only (not MAX_COLS), and the RMS-norm quantizer loading the norm weight before its PDL wait and
+// reading x once. 8B tg128 critical-path time of the quantizers (CUPTI trace): 164.4 -> 163.3 us per token
+// (norm) and 88.5 -> 89.2 (plain) without flash attention, 161.8 -> 156.2 and 96.6 -> 93.4 with it: no
+// measurable change, so the simpler kernels stay.
 // Tried and removed (session 6, bench/results/gpu-h100-2026-11-22-s6): capping the 4-warp deep-prefetch
 // kernels at 168 registers (__launch_bounds__ min 3 CTAs) for 3 CTAs per SM instead of 2: TQ2_0 28672 x
 // 8192 28.9 vs 25.7 us at n = 1, 42.2 vs 32.2 at n = 8; 8192 x 28672 37.8 vs 29.4. A one-wave grid of
