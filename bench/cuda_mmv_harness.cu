@@ -213,6 +213,75 @@ int main(int argc, char ** argv) {
             }
         }
     }
+    // Gate/up pair + SwiGLU in one launch (x_up), 8B-class FFN (14336 x 4096 each): output against
+    // silu(gate y)*(up y) from two plain launches (same quantization; another launch shape sums in another
+    // order), and its time against those two, rotating 8 copies of the pair (240 MB: not L2-resident).
+    // Launch rules as the default.
+    std::vector<std::string> pair_table;
+    for (int type : {TQ2, TQ1}) {
+        if ((only_m && !(only_m == 14336 && only_k == 4096)) || (only_type >= 0 && type != only_type)) continue;
+        const int bs = type == TQ2 ? 66 : 54, m = 14336, k = 4096, nb = k/256, ncp = 8;
+        const int64_t rb = (int64_t) nb*bs;
+        char * dg0 = device_random_blocks(rng, bs, (int64_t) m*nb*ncp);
+        char * du0 = device_random_blocks(rng, bs, (int64_t) m*nb*ncp);
+        char * dg = dg0, * du = du0; // the copy in use
+        float * dy = device_normal(rng, (size_t) k*8);
+        float *dp, *dq, *dglu; int * yq; float2 * ym;
+        CK(cudaMalloc(&dp, (size_t) m*8*4)); CK(cudaMalloc(&dq, (size_t) m*8*4)); CK(cudaMalloc(&dglu, (size_t) m*8*4));
+        CK(cudaMalloc(&yq, (size_t) k*8)); CK(cudaMalloc(&ym, (size_t) nb*8*sizeof(float2)));
+        for (int n : {1, 4, 8}) {
+            auto pair = [&]() {
+                mv_options opt;
+                opt.x_up = du;
+                opt.glu  = GLU_SWIGLU;
+                if (type == TQ2) mul_mat_vec<TQ2>(dg, dy, yq, ym, dglu, nb, rb, m, n, k, m, st, opt);
+                else             mul_mat_vec<TQ1>(dg, dy, yq, ym, dglu, nb, rb, m, n, k, m, st, opt);
+            };
+            auto two = [&]() {
+                run_mv(type, dg, dy, yq, ym, dp, nb, rb, m, n, k, m, st);
+                run_mv(type, du, dy, yq, ym, dq, nb, rb, m, n, k, m, st);
+            };
+            two();
+            pair();
+            CK(cudaStreamSynchronize(st)); CK(cudaGetLastError());
+            std::vector<float> g((size_t) m*n), u((size_t) m*n), o((size_t) m*n);
+            CK(cudaMemcpy(g.data(), dp, g.size()*4, cudaMemcpyDeviceToHost));
+            CK(cudaMemcpy(u.data(), dq, u.size()*4, cudaMemcpyDeviceToHost));
+            CK(cudaMemcpy(o.data(), dglu, o.size()*4, cudaMemcpyDeviceToHost));
+            double err = 0, norm = 0;
+            for (size_t i = 0; i < o.size(); ++i) {
+                const double r = g[i]/(1.0 + exp(-(double) g[i]))*u[i];
+                err += (o[i] - r)*(o[i] - r);
+                norm += r*r;
+            }
+            const double rel = sqrt(err/(norm > 0 ? norm : 1));
+            const bool ok = rel < 1e-4;
+            printf("check %s gate/up pair %d x %d n=%d vs two launches: rel rms err %.2e %s\n", type == TQ2 ? "TQ2_0" : "TQ1_0",
+                   m, k, n, rel, ok ? "ok" : "FAIL");
+            fails += !ok;
+            float us[2];
+            for (int f = 0; f < 2; ++f) {
+                auto run = [&](const int i) {
+                    dg = dg0 + (i % ncp)*m*rb;
+                    du = du0 + (i % ncp)*m*rb;
+                    if (f) pair(); else two();
+                };
+                for (int i = 0; i < 3; ++i) run(i);
+                CK(cudaEventRecord(e0, st));
+                for (int i = 0; i < reps; ++i) run(i);
+                CK(cudaEventRecord(e1, st)); CK(cudaEventSynchronize(e1));
+                float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
+                us[f] = ms*1e3f/reps;
+            }
+            dg = dg0; du = du0;
+            char buf[200];
+            snprintf(buf, sizeof buf, "| %s | 2 x %d x %d | %d | %.2f | %.2f | %.0f |", type == TQ2 ? "TQ2_0" : "TQ1_0",
+                     m, k, n, us[0], us[1], 2.0*m*rb/(us[1]*1e-6)/1e9);
+            pair_table.push_back(buf);
+        }
+        CK(cudaFree(dg0)); CK(cudaFree(du0)); CK(cudaFree(dy)); CK(cudaFree(dp)); CK(cudaFree(dq)); CK(cudaFree(dglu));
+        CK(cudaFree(yq)); CK(cudaFree(ym));
+    }
     // Residual ADD in the epilogue (ggml's MUL_MAT + ADD): writing x*y + r over r in place must give
     // exactly the float sum of the plain product and r.
     for (int type : {TQ2, TQ1}) {
@@ -250,6 +319,11 @@ int main(int argc, char ** argv) {
         printf("\nQ/K/V of one input, us per call (stream-ordered back to back; each side quantizes):\n"
                "| type | rows x k | n | three launches | one launch | speedup |\n|---|---|---|---|---|---|\n");
         for (auto & l : qkv_table) printf("%s\n", l.c_str());
+    }
+    if (!pair_table.empty()) {
+        printf("\nGate/up pair + SwiGLU, us per call (each side quantizes):\n"
+               "| type | matrices | n | two launches | one launch | weight GB/s |\n|---|---|---|---|---|---|\n");
+        for (auto & l : pair_table) printf("%s\n", l.c_str());
     }
     printf("fails: %d\n", fails);
     return fails ? 1 : 0;

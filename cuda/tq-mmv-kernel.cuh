@@ -1070,22 +1070,8 @@ static inline bool launch_rules_s4() {
     return on;
 }
 
-// A gate/up pair (x_up) of rows of 16 blocks (K = 4096: the 8B-class FFN) in chunks of 8 with 4 warps: a
-// tile then has 4 chunks (2 per matrix), one per warp, as the 70B-class rows of 32 blocks have (bulk copies,
-// deep prefetch), instead of the single-matrix rule's 8 chunks of 4 (cp.async). The short_chunks rule
-// below was measured on single matrices, where chunks of 8 leave only 2 warps per tile.
-// TQ_GGUF_CUDA_MMV_PAIR8=0 leaves pairs to the single-matrix rules (A/B).
-static inline bool pair_chunks_of_8() {
-    static const bool on = env_switch_on("TQ_GGUF_CUDA_MMV_PAIR8");
-    return on;
-}
-
 template <int type, bool short_chunks>
 static void launch_default(const mv_args & a) {
-    if (short_chunks && a.opt.x_up != nullptr && a.nb == 16 && pair_chunks_of_8()) {
-        launch_nw<type, 4, 2>(a);
-        return;
-    }
     const bool tuned = short_chunks && launch_rules_s4(); // the session-4 rules below
     if (short_chunks && a.nb <= 16 && !(tuned && type == TQ1 && a.nb == 16 && total_tiles(a) >= 512)) {
         switch ((a.nb + 3) / 4) {
@@ -1146,6 +1132,11 @@ static void launch_default(const mv_args & a) {
 //      4096 x 4096 gain (5.9 vs 7.0 us); 8192 x 3072 8.6 vs 7.2, 3072 x 8192 10.5 vs 7.8, n = 2 up to
 //      2x slower; 3B tg128 TQ2_0 429 vs 484 t/s. Each of hundreds of CTAs repeats the quantization
 //      before it can decode, while the separate kernel runs once and overlaps through PDL.
+// Tried and removed (session 11, bench/results/gpu-h100-2026-11-22-s11): 8B-class gate/up pairs (rows of 16
+// blocks) in chunks of 8 with 4 warps (one chunk per warp and tile, bulk copies, deep prefetch, as the 70B
+// rows of 32 blocks) instead of the single-matrix rule's chunks of 4. Harness, pair + quantizer 2 x 14336 x
+// 4096: 19.19 vs 20.03 us at n = 1, 23.22 vs 24.56 at n = 8; but 8B tg128, three interleaved rounds: TQ2_0
+// 441.0 vs 444.5 t/s, TQ1_0 412.3 vs 417.2 (not faster in the model).
 // Tried and removed (session 11, bench/results/gpu-h100-2026-11-22-s11): quantizer grids of the present
 // columns only (not MAX_COLS), and the RMS-norm quantizer loading the norm weight before its PDL wait and
 // reading x once. 8B tg128 critical-path time of the quantizers (CUPTI trace): 164.4 -> 163.3 us per token
