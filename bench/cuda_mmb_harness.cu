@@ -80,18 +80,9 @@ int main(int argc, char ** argv) {
             CK(cudaGetLastError()); CK(cudaStreamSynchronize(st));
             return rel_rms_error(dd, sh.m, n, rows, ref, MAXN);
         };
-        auto time_us = [&](auto && fn) {
-            for (int i = 0; i < 3; ++i) fn(i);
-            CK(cudaEventRecord(e0, st));
-            for (int i = 0; i < reps; ++i) fn(i);
-            CK(cudaEventRecord(e1, st)); CK(cudaEventSynchronize(e1));
-            CK(cudaGetLastError());
-            float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
-            return ms*1e3/reps;
-        };
         double mv8 = -1;
         if (sh.time) {
-            mv8 = time_us([&](int i) {
+            mv8 = time_us(st, e0, e1, reps, [&](int i) {
                 tq_mmv::mv_options opt;
                 if (type == TQ2) tq_mmv::mul_mat_vec<TQ2>(dw + (i % ncopy)*wbytes, dy, yq8, ym8, dd, nb, rb, sh.m, 8, sh.k, sh.m, st, opt);
                 else             tq_mmv::mul_mat_vec<TQ1>(dw + (i % ncopy)*wbytes, dy, yq8, ym8, dd, nb, rb, sh.m, 8, sh.k, sh.m, st, opt);
@@ -112,10 +103,10 @@ int main(int argc, char ** argv) {
                 if (v == 0) rel0 = r;
                 if (!sh.time) continue;
                 if (v == 0) {
-                    const double us = time_us([&](int i) { run_mmb(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, st, 0, true); });
+                    const double us = time_us(st, e0, e1, reps, [&](int i) { run_mmb(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, st, 0, true); });
                     snprintf(buf, sizeof buf, " %7.2f |", us); line += buf;
                 }
-                const double us = time_us([&](int i) { run_mmb(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, st, v, false); });
+                const double us = time_us(st, e0, e1, reps, [&](int i) { run_mmb(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, st, v, false); });
                 snprintf(buf, sizeof buf, " %7.2f |", us); line += buf;
             }
             snprintf(buf, sizeof buf, " %.1e |", rel0);

@@ -132,13 +132,9 @@ int main(int argc, char ** argv) {
                     line += "       - |";
                     continue;
                 }
-                for (int i = 0; i < 3; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, v);
-                CK(cudaEventRecord(e0, st));
-                for (int i = 0; i < reps; ++i) run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, v);
-                CK(cudaEventRecord(e1, st)); CK(cudaEventSynchronize(e1));
-                CK(cudaGetLastError());
-                float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
-                const double us = ms*1e3/reps;
+                const double us = time_us(st, e0, e1, reps, [&](int i) {
+                    run_mv(type, dw + (i % ncopy)*wbytes, dy, yq, ym, dd, nb, rb, sh.m, n, sh.k, sh.m, st, v);
+                });
                 if (v == 0) {
                     snprintf(buf, sizeof buf, " %7.2f | %6.0f | %4.0f%% |", us, wbytes/(us*1e-6)/1e9, 100.0*wbytes/(us*1e-6)/1e9/copy_gbs);
                 } else {
@@ -194,15 +190,8 @@ int main(int argc, char ** argv) {
                     printf("check %s Q/K/V %d+%d+%d x %d n=%d one launch vs three: %s\n", type == TQ2 ? "TQ2_0" : "TQ1_0",
                            m[0], m[1], m[2], q.k, n, diff ? "DIFFER" : "identical");
                     fails += diff != 0;
-                    float us[2];
-                    for (int f = 0; f < 2; ++f) {
-                        for (int i = 0; i < 3; ++i) { if (f) fused(); else separate(dref); }
-                        CK(cudaEventRecord(e0, st));
-                        for (int i = 0; i < reps; ++i) { if (f) fused(); else separate(dref); }
-                        CK(cudaEventRecord(e1, st)); CK(cudaEventSynchronize(e1));
-                        float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
-                        us[f] = ms*1e3f/reps;
-                    }
+                    const double us[2] = {time_us(st, e0, e1, reps, [&](int) { separate(dref); }),
+                                          time_us(st, e0, e1, reps, [&](int) { fused(); })};
                     char buf[200];
                     snprintf(buf, sizeof buf, "| %s | %d+%d+%d x %d | %d | %.2f | %.2f | %.2fx |", type == TQ2 ? "TQ2_0" : "TQ1_0",
                              m[0], m[1], m[2], q.k, n, us[0], us[1], us[0]/us[1]);
@@ -259,21 +248,13 @@ int main(int argc, char ** argv) {
             printf("check %s gate/up pair %d x %d n=%d vs two launches: rel rms err %.2e %s\n", type == TQ2 ? "TQ2_0" : "TQ1_0",
                    m, k, n, rel, ok ? "ok" : "FAIL");
             fails += !ok;
-            float us[2];
-            for (int f = 0; f < 2; ++f) {
-                auto run = [&](const int i) {
-                    dg = dg0 + (i % ncp)*m*rb;
-                    du = du0 + (i % ncp)*m*rb;
-                    if (f) pair(); else two();
-                };
-                for (int i = 0; i < 3; ++i) run(i);
-                CK(cudaEventRecord(e0, st));
-                for (int i = 0; i < reps; ++i) run(i);
-                CK(cudaEventRecord(e1, st)); CK(cudaEventSynchronize(e1));
-                float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
-                us[f] = ms*1e3f/reps;
-            }
-            dg = dg0; du = du0;
+            auto copy = [&](const int i) { // the pair copy used by call i
+                dg = dg0 + (i % ncp)*m*rb;
+                du = du0 + (i % ncp)*m*rb;
+            };
+            const double us[2] = {time_us(st, e0, e1, reps, [&](int i) { copy(i); two(); }),
+                                  time_us(st, e0, e1, reps, [&](int i) { copy(i); pair(); })};
+            copy(0);
             char buf[200];
             snprintf(buf, sizeof buf, "| %s | 2 x %d x %d | %d | %.2f | %.2f | %.0f |", type == TQ2 ? "TQ2_0" : "TQ1_0",
                      m, k, n, us[0], us[1], 2.0*m*rb/(us[1]*1e-6)/1e9);

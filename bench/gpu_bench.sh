@@ -112,21 +112,12 @@ for stage in "$@"; do
         compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT \
           -p "type_a=$t,type_b=f32,m=(256|67|300|1023|129|200),n=(1|3|8|16|33|65|67|129|512),k=(1024|768|2048|4096|14336|3072)," > "$OUT/sanitize-$tool-$t.log" 2>&1
         rc1=$?
-        compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o GET_ROWS \
-          -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
-        rc2=$?
-        compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_VEC_FUSION \
-          -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
-        rc2=$rc2/$?
-        compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_SHARED_SRC1 \
-          -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
-        rc2=$rc2/$?
-        compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_QKV_ROPE \
-          -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
-        rc2=$rc2/$?
-        compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_ATTN_OUT \
-          -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
-        rc2=$rc2/$?
+        rc2=""  # one exit code per group, '/'-separated
+        for op in GET_ROWS MUL_MAT_VEC_FUSION MUL_MAT_SHARED_SRC1 MUL_MAT_QKV_ROPE MUL_MAT_ATTN_OUT; do
+          compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o $op \
+            -p "type=$t" >> "$OUT/sanitize-$tool-$t.log" 2>&1
+          rc=$?; rc2=${rc2:+$rc2/}$rc
+        done
         say "sanitize $tool $t rc=$rc1/$rc2 $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize-$tool-$t.log" | sort | uniq -c | tr '\n' ' ')"
       done
     done

@@ -155,6 +155,19 @@ struct harness_io {
     }
 };
 
+// Microseconds per call of fn(i) on stream st: 3 warm-up calls, then reps calls between two events (fn may
+// use i to rotate weight copies, so that L2 does not serve them).
+template <typename Fn>
+static double time_us(cudaStream_t st, cudaEvent_t e0, cudaEvent_t e1, const int reps, Fn && fn) {
+    for (int i = 0; i < 3; ++i) fn(i);
+    CK(cudaEventRecord(e0, st));
+    for (int i = 0; i < reps; ++i) fn(i);
+    CK(cudaEventRecord(e1, st)); CK(cudaEventSynchronize(e1));
+    CK(cudaGetLastError());
+    float ms; CK(cudaEventElapsedTime(&ms, e0, e1));
+    return ms*1e3/reps;
+}
+
 // fn(c) for every type and shape the command line selects (only_type < 0: both types; only_m, only_k: the
 // shapes of that m, k; 0: any), each with new weights (drawn from rng in this order), freed after fn returns.
 template <typename Shapes, typename Fn>

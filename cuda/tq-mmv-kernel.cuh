@@ -1187,13 +1187,11 @@ static void mul_mat_vec_segments(const mv_segments & segs, const float * y, int 
 
 // Appends a matrix to segs (its tiles follow those of the matrices before it); add (not null): the residual
 // added to its product.
-static inline mv_segment & add_segment(mv_segments & segs, const char * x, float * dst, const int nrows,
-                                       const int64_t stride_dst, const float * add = nullptr, const int64_t stride_add = 0) {
+static inline void add_segment(mv_segments & segs, const char * x, float * dst, const int nrows, const int64_t stride_dst,
+                               const float * add = nullptr, const int64_t stride_add = 0) {
     const mv_segment * prev = segs.n > 0 ? &segs.s[segs.n - 1] : nullptr;
     const int tile0 = prev ? prev->tile0 + (prev->nrows + ROWS - 1) / ROWS : 0;
-    mv_segment & sg = segs.s[segs.n++];
-    sg = {x, dst, stride_dst, nrows, tile0, add, stride_add};
-    return sg;
+    segs.s[segs.n++] = {x, dst, stride_dst, nrows, tile0, add, stride_add};
 }
 
 // One matrix: dst[col*stride_dst + row].

@@ -58,7 +58,7 @@ static void tq_mul_mat_vec_run(ggml_backend_cuda_context & ctx, const ggml_tenso
     ggml_cuda_pool_alloc<float2> ym(ctx.pool(), (size_t) nb*tq_mmv::MAX_COLS);
 
     const ggml_tensor * y_src = norm.x ? norm.x : src1;
-    const float * y  = (const float *) (norm.x == nullptr && src1_data != nullptr ? src1_data : y_src->data);
+    const float * y  = (const float *) (norm.x ? norm.x->data : src1_data ? src1_data : src1->data);
     const int64_t sy = y_src->nb[1] / sizeof(float);
     opt.norm_w   = norm.x ? (const float *) norm.w->data : nullptr;
     opt.norm_eps = norm.eps;
@@ -140,6 +140,16 @@ static bool env_is(const char * name, const char * value) {
 static bool ggml_fusion_disabled() {
     const char * e = getenv("GGML_CUDA_DISABLE_FUSION");
     return e != nullptr && atoi(e) != 0;
+}
+
+// TQ_GGUF_CUDA_LOG set: true the first time for each `logged` flag (a fusion says once that it applies).
+static bool log_first_time(bool & logged) {
+    static const bool on = getenv("TQ_GGUF_CUDA_LOG") != nullptr;
+    if (!on || logged) {
+        return false;
+    }
+    logged = true;
+    return true;
 }
 
 // Off with TQ_GGUF_CUDA_MMV_QKV=0 (A/B), with ggml's GGML_CUDA_DISABLE_FUSION, and with GGML_CUDA_GRAPH_OPT=1
@@ -398,9 +408,8 @@ static int tq_shared_src1_run(ggml_backend_cuda_context & ctx, const ggml_cgraph
         tq_mmv::mv_options opt;
         opt.epi = extra > 0 ? &epi : nullptr;
         tq_mul_mat_vec_run(ctx, cgraph->nodes[first]->src[0], s, src1, opt, norm);
-        static bool logged = false; // TQ_GGUF_CUDA_LOG=1: say once that the epilogue work applies
-        if (extra > 0 && !logged && getenv("TQ_GGUF_CUDA_LOG") != nullptr) {
-            logged = true;
+        static bool logged = false;
+        if (extra > 0 && log_first_time(logged)) {
             fprintf(stderr, "tq_gguf: Q/K/V launch takes %d nodes behind the projections (rope: %d %d %d, store: %d %d %d)\n",
                     extra, epi.e[0].rope.pos != nullptr, epi.e[1].rope.pos != nullptr, epi.e[2].rope.pos != nullptr,
                     epi.e[0].store.base != nullptr, epi.e[1].store.base != nullptr, epi.e[2].store.base != nullptr);
@@ -476,9 +485,8 @@ static int tq_cont_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_cgrap
     tq_mmv::mv_segments segs = {};
     add_segment(segs, mm->src[0], cgraph->nodes[i + count - 1], r);
     tq_mul_mat_vec_run(ctx, mm->src[0], segs, cont, {}, {}, src->data);
-    static bool logged = false; // TQ_GGUF_CUDA_LOG=1: say once that it applies
-    if (!logged && getenv("TQ_GGUF_CUDA_LOG") != nullptr) {
-        logged = true;
+    static bool logged = false;
+    if (log_first_time(logged)) {
         fprintf(stderr, "tq_gguf: a mat-vec reads its CONT's source (%d nodes in one launch)\n", count);
     }
     return count;

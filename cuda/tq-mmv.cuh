@@ -25,7 +25,10 @@ bool ggml_cuda_tq_mul_mat_vec_glu(ggml_backend_cuda_context & ctx, const ggml_te
 //   * RMS_NORM and MUL by the norm weight in front of those, or of a gate/up + GLU pair: the norm runs
 //     inside the activation quantization (its output, read by nothing else, is never written);
 //   * a single TQ mat-vec and the residual ADD behind it (an addend of the product's shape): the
-//     mat-vec's epilogue writes the sum.
+//     mat-vec's epilogue writes the sum;
+//   * a CONT that only copies (contiguous F32 in and out: the attention output at batch 1 without flash
+//     attention), read by nothing but the TQ mat-vec behind it (and its residual ADD): the mat-vec reads
+//     the CONT's source.
 int ggml_cuda_tq_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, int i);
 
 // Backend graph_optimize step (before ggml-alloc places the tensors): moves the later two of three TQ
