@@ -1070,9 +1070,34 @@ static inline bool launch_rules_s4() {
     return on;
 }
 
+// Rules from the 8B-class layer sequence (bench/cuda_layer_harness.cu, H100, session 12: a layer's four
+// mat-vecs back to back as in the model, where the rules above were measured one shape repeated), TQ2_0
+// only (TQ1_0 did not gain): gate/up pairs of rows of 16 blocks in chunks of 8 with 2 warps and 3 stages,
+// and rows of 6..7 chunks of 8 (4096 x 14336) in chunks of 8 with 4 warps and 3 stages, instead of the
+// session-4 chunks of 4: 44.0 vs 45.8 us per layer at n = 1, 47.8 vs 50.4 at n = 4
+// (bench/results/gpu-h100-2026-11-22-s12). TQ_GGUF_CUDA_MMV_RULES_S12=0 leaves them out (A/B).
+inline int mmv_layer_rules_s12 = -1; // -1: from the environment on first use; the harness sets 0 / 1
+
+static inline bool layer_rules_s12() {
+    if (mmv_layer_rules_s12 < 0) {
+        mmv_layer_rules_s12 = env_switch_on("TQ_GGUF_CUDA_MMV_RULES_S12") ? 1 : 0;
+    }
+    return mmv_layer_rules_s12 != 0;
+}
+
 template <int type, bool short_chunks>
 static void launch_default(const mv_args & a) {
     const bool tuned = short_chunks && launch_rules_s4(); // the session-4 rules below
+    if (type == TQ2 && short_chunks && layer_rules_s12()) {
+        if (a.opt.x_up != nullptr && a.nb == 16) {
+            launch_nw<type, 2, 3>(a);
+            return;
+        }
+        if (a.nb % 8 == 0 && (a.nb / 8 == 6 || a.nb / 8 == 7)) {
+            launch_nw<type, 4, 3>(a);
+            return;
+        }
+    }
     if (short_chunks && a.nb <= 16 && !(tuned && type == TQ1 && a.nb == 16 && total_tiles(a) >= 512)) {
         switch ((a.nb + 3) / 4) {
             case 4:  launch_nw<type, 4, 2, 4>(a); return;
@@ -1142,6 +1167,18 @@ static void launch_default(const mv_args & a) {
 // reading x once. 8B tg128 critical-path time of the quantizers (CUPTI trace): 164.4 -> 163.3 us per token
 // (norm) and 88.5 -> 89.2 (plain) without flash attention, 161.8 -> 156.2 and 96.6 -> 93.4 with it: no
 // measurable change, so the simpler kernels stay.
+// Tried and removed (session 12, bench/results/gpu-h100-2026-11-22-s12; bench/cuda_layer_harness.cu: the
+// four mat-vecs of an 8B-class layer in sequence, TQ2_0 n = 1, us per layer):
+//   * bulk copies for chunks of 4 (copied from the 16-byte boundary below the chunk, 272 / 224 bytes, the
+//     reader skipping the 8-byte offset), which replace the ~330 cp.async-issue instructions per item
+//     that ncu counted in the 8B gate/up pair (a third of its 7.4M): 45.79 / 45.83 vs 45.85 / 45.81. The
+//     kernel is not bound by instruction issue (48% issue-active; long-scoreboard and fixed-latency waits);
+//   * at most 1, 2 or 3 mat-vec CTAs per SM, so that the next kernels' CTAs are resident and prefetch
+//     during a mat-vec: 88.6, 63.3, 53.2 vs 46.6 (one full wave);
+//   * the RMS-norm quantizer split per block (each warp quantizes its block of x*w and writes the block's
+//     sum of squares; the mat-vec multiplies by the column's 1/rms in its epilogue, a NORM instantiation):
+//     46.8 vs 44.0 with the launch rules of layer_rules_s12. The NORM kernels were slower (without the
+//     quantizers 39.8 vs 37.7) by more than the quantizer's column reduction saved.
 // Tried and removed (session 6, bench/results/gpu-h100-2026-11-22-s6): capping the 4-warp deep-prefetch
 // kernels at 168 registers (__launch_bounds__ min 3 CTAs) for 3 CTAs per SM instead of 2: TQ2_0 28672 x
 // 8192 28.9 vs 25.7 us at n = 1, 42.2 vs 32.2 at n = 8; 8192 x 28672 37.8 vs 29.4. A one-wave grid of
