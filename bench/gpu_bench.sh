@@ -14,6 +14,8 @@
 #   harness-ab    the harness's default launches, as built (A) vs with $HARNESS_B_ENV (B), two rounds;
 #                 with HARNESS_B_BIN (a second prebuilt harness, e.g. .device/bin/harness-base), B is that
 #                 binary instead (an A/B of two kernel versions)
+#   harness-layer bench/cuda_layer_harness.cu: an 8B-class layer's mat-vecs in sequence (us per layer, with
+#                 and without the session-12 launch rules and the quantizers) against a read-only ceiling
 #   harness-ref   the same harness built from .device/ref/ (an earlier cuda_mmv_harness.cu and
 #                 tq-mmv-kernel.cuh, copied there by hand: an A/B of kernel versions in one run)
 #   profile       ncu (Speed Of Light, memory, occupancy, warp states, instruction mix) of the default
@@ -139,6 +141,10 @@ for stage in "$@"; do
       say "harness-mmb ($r) rc=$?"
     done
     grep -E "^\||fails|FAIL|^## " "$OUT/mmb-harness.log" | tee -a "$SUMMARY" ;;
+  harness-layer)
+    harness_binary layer_harness cuda_layer_harness.cu layer-harness-build.log
+    $H 5 > "$OUT/layer-harness.log" 2>&1
+    say "harness-layer rc=$?"; grep -E "^\||fails|FAIL" "$OUT/layer-harness.log" | tee -a "$SUMMARY" ;;
   harness-ab)
     # default launches only (TQ_HARNESS_DEFAULT_ONLY), A = as built vs B = with $HARNESS_B_ENV, two
     # interleaved rounds
