@@ -12,8 +12,8 @@
 //     its quantizer included);
 //   * the sequence without the quantizers (the mat-vecs read stale activations): what they cost;
 //   * the sequence with and without the launch rules measured here (layer_rules_s12), and with
-//     TQ_LAYER_SWEEP set, with each step's launch shape replaced
-//     by every variant (those a shape cannot take fall back to the default), the default between them;
+//     TQ_LAYER_SWEEP set, with each step's launch shape replaced by every variant (those a shape cannot
+//     take fall back to the default), the default between them;
 //   * the ceiling: a read-only kernel streaming the layer's weights with the same kernel boundaries (4
 //     kernels per layer) and in one kernel per layer.
 // Correctness of every launch is bench/cuda_mmv_harness.cu's job; this checks the fused RMS norm (against the
