@@ -1074,8 +1074,9 @@ static inline bool launch_rules_s4() {
 // mat-vecs back to back as in the model, where the rules above were measured one shape repeated), TQ2_0
 // only (TQ1_0 did not gain): gate/up pairs of rows of 16 blocks in chunks of 8 with 2 warps and 3 stages,
 // and rows of 6..7 chunks of 8 (4096 x 14336) in chunks of 8 with 4 warps and 3 stages, instead of the
-// session-4 chunks of 4: 44.0 vs 45.8 us per layer at n = 1, 47.8 vs 50.4 at n = 4
-// (bench/results/gpu-h100-2026-11-22-s12). TQ_GGUF_CUDA_MMV_RULES_S12=0 leaves them out (A/B).
+// session-4 chunks of 4: 44.0 vs 45.8 us per layer at n = 1, 47.8 vs 50.4 at n = 4; 8B tg128 with flash
+// attention, three interleaved rounds: 597.6 vs 591.2 t/s (bench/results/gpu-h100-2026-11-22-s12).
+// TQ_GGUF_CUDA_MMV_RULES_S12=0 leaves them out (A/B).
 inline int mmv_layer_rules_s12 = -1; // -1: from the environment on first use; the harness sets 0 / 1
 
 static inline bool layer_rules_s12() {
