@@ -1089,17 +1089,11 @@ static inline bool layer_rules_s12() {
 template <int type, bool short_chunks>
 static void launch_default(const mv_args & a) {
     const bool tuned = short_chunks && launch_rules_s4(); // the session-4 rules below
-    if (type == TQ2 && short_chunks && layer_rules_s12()) {
-        if (a.opt.x_up != nullptr && a.nb == 16) {
-            launch_nw<type, 2, 3>(a);
-            return;
-        }
-        if (a.nb % 8 == 0 && (a.nb / 8 == 6 || a.nb / 8 == 7)) {
-            launch_nw<type, 4, 3>(a);
-            return;
-        }
-    }
-    if (short_chunks && a.nb <= 16 && !(tuned && type == TQ1 && a.nb == 16 && total_tiles(a) >= 512)) {
+    // layer_rules_s12: TQ2_0 gate/up pairs of 16 blocks skip the chunks of 4 (-> chunks of 8, NW2S3) and
+    // full rows of 6..7 chunks of 8 the session-4 rule for them (-> NW4S3)
+    const bool s12 = type == TQ2 && short_chunks && layer_rules_s12();
+    if (short_chunks && a.nb <= 16 && !(tuned && type == TQ1 && a.nb == 16 && total_tiles(a) >= 512) &&
+            !(s12 && a.opt.x_up != nullptr && a.nb == 16)) {
         switch ((a.nb + 3) / 4) {
             case 4:  launch_nw<type, 4, 2, 4>(a); return;
             case 3:  launch_nw<type, 3, 3, 4>(a); return;
@@ -1116,7 +1110,7 @@ static void launch_default(const mv_args & a) {
         launch_nw<type, 8, 3, 4>(a);
         return;
     }
-    if (tuned && type == TQ2 && (nchunks == 6 || nchunks == 7)) {
+    if (tuned && type == TQ2 && (nchunks == 6 || nchunks == 7) && !(s12 && a.nb % 8 == 0)) {
         launch_nw<type, 8, 2, 4>(a);
         return;
     }
