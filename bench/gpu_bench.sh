@@ -98,6 +98,12 @@ for stage in "$@"; do
     echo "## TQ_GGUF_CUDA_MMV_CONT=0" >> "$OUT/test-backend-ops.log"
     TQ_GGUF_CUDA_MMV_CONT=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_ATTN_OUT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
     say "test MUL_MAT_ATTN_OUT (TQ_GGUF_CUDA_MMV_CONT=0) rc=$?"
+    # the attention without flash attention (any weight type: no type filter), fused and left to ggml
+    "$BIN/test-backend-ops" test -b CUDA0 -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
+    say "test ATTN_NO_FA rc=$?"
+    echo "## TQ_GGUF_CUDA_ATTN=0" >> "$OUT/test-backend-ops.log"
+    TQ_GGUF_CUDA_ATTN=0 "$BIN/test-backend-ops" test -b CUDA0 -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
+    say "test ATTN_NO_FA (TQ_GGUF_CUDA_ATTN=0) rc=$?"
     # MUL_MAT batch 1..8 again through mmvq (the tq-mmv kernel is the default there): both paths stay tested
     echo "## TQ_GGUF_CUDA_MMV=0" >> "$OUT/test-backend-ops.log"
     TQ_GGUF_CUDA_MMV=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
@@ -122,6 +128,8 @@ for stage in "$@"; do
         done
         say "sanitize $tool $t rc=$rc1/$rc2 $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize-$tool-$t.log" | sort | uniq -c | tr '\n' ' ')"
       done
+      compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o ATTN_NO_FA > "$OUT/sanitize-$tool-attn.log" 2>&1
+      say "sanitize $tool ATTN_NO_FA rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize-$tool-attn.log" | sort | uniq -c | tr '\n' ' ')"
     done
     cat "$OUT"/sanitize-*.log > "$OUT/sanitize.log"; rm -f "$OUT"/sanitize-*.log ;;
   harness)

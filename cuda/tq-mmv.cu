@@ -7,6 +7,7 @@
 // in front of a mat-vec.
 #include "tq-mmv.cuh"
 #include "tq-mmv-kernel.cuh"
+#include "tq-attn.cuh"
 
 #include <climits>
 #include <cstdio>
@@ -564,6 +565,9 @@ int ggml_cuda_tq_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgraph * c
     }
     if (node->op != GGML_OP_MUL_MAT) {
         return 0;
+    }
+    if (const int n_attn = ggml_cuda_tq_attn_try_fuse(ctx, cgraph, i)) {
+        return n_attn;
     }
     tq_mmv::mv_segments segs;
     const int n = shared_src1_enabled() ? tq_shared_src1_segments(cgraph, i, segs) : 0;

@@ -28,7 +28,9 @@ bool ggml_cuda_tq_mul_mat_vec_glu(ggml_backend_cuda_context & ctx, const ggml_te
 //     mat-vec's epilogue writes the sum;
 //   * a CONT that only copies (contiguous F32 in and out: the attention output at batch 1 without flash
 //     attention), read by nothing but the TQ mat-vec behind it (and its residual ADD): the mat-vec reads
-//     the CONT's source.
+//     the CONT's source;
+//   * the attention's KQ, softmax and KQV without flash attention (F16 caches, any weight type): one launch,
+//     see ggml_cuda_tq_attn_try_fuse (tq-attn.cuh).
 int ggml_cuda_tq_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, int i);
 
 // Backend graph_optimize step (before ggml-alloc places the tensors): moves the later two of three TQ
