@@ -9,15 +9,20 @@
 // time at tg128 (n_kv = 256; CUPTI trace, bench/results/gpu-h100-2026-11-22-s11), for under 1 MB of cache per
 // layer. Nothing here is specific to TQ weights: every model with F16 caches and flash attention off runs it.
 //
-// Layout: one CTA of 256 threads per (query head, token, stream); the CTAs of one KV head's query heads read
+// Layout: one CTA of 128 threads per (query head, token, stream); the CTAs of one KV head's query heads read
 // the same cache rows (from L2 after the first).
+//   0. before waiting for the preceding kernel (PDL), the CTA asks L2 for its K and V rows (prefetch.L2: the
+//      cache's old positions; the newest, still being stored, is read after the wait). At most 168 registers
+//      and 5 KB of shared memory per CTA, so that the CTAs fit beside the Q/K/V mat-vec's and prefetch while
+//      it streams its weights;
 //   1. the query row (HD floats) goes to shared memory;
-//   2. scores: thread i takes cache positions i, i + 256, ..; a K row is HD contiguous halves (16-byte loads,
+//   2. scores: thread i takes cache positions i, i + 128, ..; a K row is HD contiguous halves (16-byte loads,
 //      all of a row in flight) dotted with the query; s = dot*scale + mask, kept in shared memory;
 //   3. softmax: the CTA's max, exp(s - max) in place, the CTA's sum;
-//   4. output: with the V cache transposed, head dimension d is a row of n_kv contiguous halves; 256/HD
-//      threads per row each dot every (256/HD)-th chunk of 8 of it with the exps (shared memory, the same
-//      words for every thread of a warp), then one of them adds the parts and scales by 1/sum.
+//   4. output: with the V cache transposed, head dimension d is a row of n_kv contiguous halves; 128/HD
+//      threads per row each dot every (128/HD)-th chunk of 8 of it with the exps (shared memory, the same
+//      words for every thread of a warp; 16 loads in flight), then one of them adds the parts and scales
+//      by 1/sum.
 // The sums run in F32 like ggml's (mul_mat_vec_f converts the halves, soft_max_f32 uses expf); only their
 // order differs.
 
@@ -28,7 +33,7 @@
 
 namespace tq_attn {
 
-constexpr int THREADS = 256;
+constexpr int THREADS = 128;
 constexpr int MAX_KV  = 1024; // cache positions (shared scores); longer caches stay with ggml's kernels
 constexpr int MAX_TOKENS = 8;
 
@@ -85,18 +90,19 @@ static __device__ __forceinline__ float cta_reduce(float v, float * red) {
     return r;
 }
 
-// grid (n_head, n_tokens, n_stream), THREADS threads.
-template <int HD>
-__global__ void __launch_bounds__(THREADS) attn_vec_kernel(const params p) {
+static __device__ __forceinline__ void prefetch_l2(const void * ptr) {
+    asm volatile("prefetch.global.L2 [%0];" :: "l"(ptr));
+}
+
+// grid (n_head, n_tokens, n_stream), THREADS threads. PREFETCH: step 0 (TQ_GGUF_CUDA_ATTN_PREFETCH=0: off, A/B).
+template <int HD, bool PREFETCH>
+__global__ void __launch_bounds__(THREADS, 3) attn_vec_kernel(const params p) {
     static_assert(HD == 64 || HD == 128, "head sizes 64 and 128");
     constexpr int SPLIT = THREADS / HD; // threads per V row in step 4
     __shared__ __align__(16) float q_s[HD];
     __shared__ __align__(16) float s_s[MAX_KV];
     __shared__ float red_s[2][THREADS/32];
     __shared__ float part_s[THREADS];
-
-    tq_mmv::pdl_launch_dependents();
-    tq_mmv::pdl_wait(); // q and the caches come from the preceding kernels
 
     const int h = blockIdx.x, t = blockIdx.y, s = blockIdx.z, tid = threadIdx.x;
     const int hk = h / p.head_ratio, sk = s / p.stream_ratio;
@@ -105,9 +111,24 @@ __global__ void __launch_bounds__(THREADS) attn_vec_kernel(const params p) {
     const half  * v = p.v + hk*p.v_nb2 + sk*p.v_nb3;
     const int64_t m_off = t*p.m_nb1 + (h % p.m_ne2)*p.m_nb2 + (s % p.m_ne3)*p.m_nb3;
     const int n_kv = p.n_kv;
+    const int d = tid % HD, part = tid / HD; // step 4: row d, chunks part, part + SPLIT, ..
 
-    for (int d = tid; d < HD; d += THREADS) {
-        q_s[d] = q[d];
+    tq_mmv::pdl_launch_dependents();
+    if (PREFETCH) { // 0. the rows of steps 2 and 4, in 128-byte lines
+        for (int i = tid; i < n_kv; i += THREADS) {
+#pragma unroll
+            for (int o = 0; o < HD*2; o += 128) {
+                prefetch_l2((const char *) (k + i*p.k_nb1) + o);
+            }
+        }
+        for (int o = part*128; o < 2*n_kv; o += SPLIT*128) {
+            prefetch_l2((const char *) (v + d*p.v_nb1) + o);
+        }
+    }
+    tq_mmv::pdl_wait(); // q and the caches' newest positions come from the preceding kernels
+
+    for (int j = tid; j < HD; j += THREADS) { // 1.
+        q_s[j] = q[j];
     }
     __syncthreads();
 
@@ -145,10 +166,9 @@ __global__ void __launch_bounds__(THREADS) attn_vec_kernel(const params p) {
     }
     sum = cta_reduce<false>(sum, red_s[1]); // its barrier also publishes the exps
 
-    // 4. output rows: thread tid takes row d = tid % HD, positions of part tid / HD (chunks of 8)
-    const int d = tid % HD, part = tid / HD;
+    // 4. output rows: thread tid takes row d, chunks of 8 positions part, part + SPLIT, ..
     const uint4 * vr = (const uint4 *) (v + d*p.v_nb1);
-    constexpr int UNROLL = 8; // loads in flight per thread
+    constexpr int UNROLL = 16; // loads in flight per thread
     float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
     const int nc = n_kv / 8;
     int c = part;
@@ -181,18 +201,28 @@ __global__ void __launch_bounds__(THREADS) attn_vec_kernel(const params p) {
     p.dst[d + t*p.d_nb1 + h*p.d_nb2 + s*p.d_nb3] = o / sum;
 }
 
+static inline bool prefetch_enabled() {
+    static const bool on = tq_mmv::env_switch_on("TQ_GGUF_CUDA_ATTN_PREFETCH");
+    return on;
+}
+
+template <int HD, bool PREFETCH>
+static void launch_hd(const params & p, const dim3 grid, cudaStream_t stream) {
+    static tq_mmv::launch_info cache[64];
+    const auto kernel = attn_vec_kernel<HD, PREFETCH>;
+    const tq_mmv::launch_info & li = tq_mmv::get_launch_info(cache, kernel, THREADS, 0);
+    tq_mmv::launch(kernel, grid, dim3(THREADS, 1, 1), 0, stream, li.pdl, p);
+}
+
 // Launches the kernel for head size hd (64 or 128) over n_head x n_tokens x n_stream CTAs.
 static inline void attn_vec(const params & p, const int hd, const int n_head, const int n_tokens, const int n_stream,
                             cudaStream_t stream) {
-    const dim3 grid(n_head, n_tokens, n_stream), block(THREADS, 1, 1);
+    const dim3 grid(n_head, n_tokens, n_stream);
+    const bool pf = prefetch_enabled();
     if (hd == 64) {
-        static tq_mmv::launch_info cache[64];
-        const tq_mmv::launch_info & li = tq_mmv::get_launch_info(cache, attn_vec_kernel<64>, THREADS, 0);
-        tq_mmv::launch(attn_vec_kernel<64>, grid, block, 0, stream, li.pdl, p);
+        pf ? launch_hd<64, true>(p, grid, stream) : launch_hd<64, false>(p, grid, stream);
     } else {
-        static tq_mmv::launch_info cache[64];
-        const tq_mmv::launch_info & li = tq_mmv::get_launch_info(cache, attn_vec_kernel<128>, THREADS, 0);
-        tq_mmv::launch(attn_vec_kernel<128>, grid, block, 0, stream, li.pdl, p);
+        pf ? launch_hd<128, true>(p, grid, stream) : launch_hd<128, false>(p, grid, stream);
     }
 }
 
