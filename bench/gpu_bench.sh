@@ -99,8 +99,8 @@ for stage in "$@"; do
     TQ_GGUF_CUDA_MMV_CONT=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_ATTN_OUT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
     say "test MUL_MAT_ATTN_OUT (TQ_GGUF_CUDA_MMV_CONT=0) rc=$?"
     # the attention without flash attention (any weight type: no type filter), fused and left to ggml
-    "$BIN/test-backend-ops" test -b CUDA0 -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
-    say "test ATTN_NO_FA rc=$?"
+    TQ_GGUF_CUDA_LOG=1 "$BIN/test-backend-ops" test -b CUDA0 -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
+    say "test ATTN_NO_FA rc=$? (fused: $(grep -c 'KQ, softmax and KQV in one launch' "$OUT/test-backend-ops.log") log line)"
     echo "## TQ_GGUF_CUDA_ATTN=0" >> "$OUT/test-backend-ops.log"
     TQ_GGUF_CUDA_ATTN=0 "$BIN/test-backend-ops" test -b CUDA0 -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
     say "test ATTN_NO_FA (TQ_GGUF_CUDA_ATTN=0) rc=$?"
