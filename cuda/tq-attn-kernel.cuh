@@ -15,14 +15,16 @@
 //      cache's old positions; the newest, still being stored, is read after the wait). At most 168 registers
 //      and 5 KB of shared memory per CTA, so that the CTAs fit beside the Q/K/V mat-vec's and prefetch while
 //      it streams its weights;
-//   1. the query row (HD floats) goes to shared memory;
-//   2. scores: thread i takes cache positions i, i + 128, ..; a K row is HD contiguous halves (16-byte loads,
-//      all of a row in flight) dotted with the query; s = dot*scale + mask, kept in shared memory;
+//   1. each lane keeps its slice of the query in registers;
+//   2. scores: 8 lanes per K row (HD contiguous halves; a warp reads 4 whole rows per load, 8 such loads in
+//      flight), reduced over the 8 lanes; s = dot*scale + mask, kept in shared memory;
 //   3. softmax: the CTA's max, exp(s - max) in place, the CTA's sum;
-//   4. output: with the V cache transposed, head dimension d is a row of n_kv contiguous halves; 128/HD
-//      threads per row each dot every (128/HD)-th chunk of 8 of it with the exps (shared memory, the same
-//      words for every thread of a warp; 16 loads in flight), then one of them adds the parts and scales
-//      by 1/sum.
+//   4. output: with the V cache transposed, head dimension d is a row of n_kv contiguous halves; a warp takes
+//      16 rows at a time, each lane every 32nd chunk of 8 positions of each (coalesced), dotted with the exps
+//      (shared memory), reduced over the warp and scaled by 1/sum.
+// Session 13's first versions gave each thread whole K and V rows (one 16-byte piece per lane and row
+// per load: 32 sectors per warp load): 10 us per 8B layer on the critical path (CUPTI), against the
+// coalesced reads here.
 // The sums run in F32 like ggml's (mul_mat_vec_f converts the halves, soft_max_f32 uses expf); only their
 // order differs.
 
@@ -59,17 +61,6 @@ struct params {
     float   scale;
 };
 
-// Dot of 8 halves (one 16-byte load) with 8 floats of shared memory, into two accumulators.
-static __device__ __forceinline__ void dot8(const uint4 w, const float * x, float & a0, float & a1) {
-    const half2 * h = (const half2 *) &w;
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-        const float2 f = __half22float2(h[j]);
-        a0 = fmaf(f.x, x[2*j],     a0);
-        a1 = fmaf(f.y, x[2*j + 1], a1);
-    }
-}
-
 // The CTA's max or sum of v (every thread gets it); red: THREADS/32 floats of shared memory, free on entry.
 template <bool is_max>
 static __device__ __forceinline__ float cta_reduce(float v, float * red) {
@@ -98,66 +89,94 @@ static __device__ __forceinline__ void prefetch_l2(const void * ptr) {
 template <int HD, bool PREFETCH>
 __global__ void __launch_bounds__(THREADS, 3) attn_vec_kernel(const params p) {
     static_assert(HD == 64 || HD == 128, "head sizes 64 and 128");
-    constexpr int SPLIT = THREADS / HD; // threads per V row in step 4
-    __shared__ __align__(16) float q_s[HD];
+    constexpr int NW    = THREADS / 32;
+    constexpr int HPL   = HD / 8;       // step 2: halves per lane (8 lanes per K row)
+    constexpr int KROWS = NW * 4;       // K rows per CTA step
+    constexpr int KUNR  = 8;            // K steps in flight
+    constexpr int VUNR  = 16;           // step 4: V rows in flight per warp
     __shared__ __align__(16) float s_s[MAX_KV];
-    __shared__ float red_s[2][THREADS/32];
-    __shared__ float part_s[THREADS];
+    __shared__ float red_s[2][NW];
 
     const int h = blockIdx.x, t = blockIdx.y, s = blockIdx.z, tid = threadIdx.x;
+    const int lane = tid % 32, warp = tid / 32;
     const int hk = h / p.head_ratio, sk = s / p.stream_ratio;
     const float * q = p.q + t*p.q_nb1 + h*p.q_nb2 + s*p.q_nb3;
     const half  * k = p.k + hk*p.k_nb2 + sk*p.k_nb3;
     const half  * v = p.v + hk*p.v_nb2 + sk*p.v_nb3;
     const int64_t m_off = t*p.m_nb1 + (h % p.m_ne2)*p.m_nb2 + (s % p.m_ne3)*p.m_nb3;
     const int n_kv = p.n_kv;
-    const int d = tid % HD, part = tid / HD; // step 4: row d, chunks part, part + SPLIT, ..
 
     tq_mmv::pdl_launch_dependents();
-    if (PREFETCH) { // 0. the rows of steps 2 and 4, in 128-byte lines
+    if (PREFETCH) { // 0. the K rows, then the V rows, in 128-byte lines
         for (int i = tid; i < n_kv; i += THREADS) {
 #pragma unroll
             for (int o = 0; o < HD*2; o += 128) {
                 prefetch_l2((const char *) (k + i*p.k_nb1) + o);
             }
         }
-        for (int o = part*128; o < 2*n_kv; o += SPLIT*128) {
-            prefetch_l2((const char *) (v + d*p.v_nb1) + o);
+        for (int i = tid; i < HD*(n_kv/64); i += THREADS) { // row i / (n_kv/64), line i % (n_kv/64)
+            const int r = i / (n_kv/64), l = i % (n_kv/64);
+            prefetch_l2((const char *) (v + r*p.v_nb1) + 128*l);
         }
     }
     tq_mmv::pdl_wait(); // q and the caches' newest positions come from the preceding kernels
 
-    for (int j = tid; j < HD; j += THREADS) { // 1.
-        q_s[j] = q[j];
+    // 1. this lane's slice of the query: halves [HPL*(lane % 8), +HPL) of a K row
+    const int kl = lane % 8;
+    float qv[HPL];
+#pragma unroll
+    for (int j = 0; j < HPL; j += 4) {
+        const float4 f = *(const float4 *) (q + HPL*kl + j);
+        qv[j] = f.x; qv[j + 1] = f.y; qv[j + 2] = f.z; qv[j + 3] = f.w;
     }
-    __syncthreads();
 
-    // 2. scores (a row's HD/8 loads in flight at once)
+    // 2. scores: 8 lanes per K row (HPL halves each, coalesced), a warp 4 rows, KUNR steps' loads in flight
     float mx = -INFINITY;
-    for (int i = tid; i < n_kv; i += THREADS) {
-        const uint4 * kr = (const uint4 *) (k + i*p.k_nb1);
-        uint4 w[HD/8];
+    for (int r0 = warp*4 + lane/8; r0 < n_kv; r0 += KROWS*KUNR) {
+        uint4 w[KUNR][HPL/8];
 #pragma unroll
-        for (int c = 0; c < HD/8; ++c) {
-            w[c] = kr[c];
-        }
-        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+        for (int u = 0; u < KUNR; ++u) {
+            const int r = min(r0 + u*KROWS, n_kv - 1);
+            const uint4 * kr = (const uint4 *) (k + r*p.k_nb1 + HPL*kl);
 #pragma unroll
-        for (int c = 0; c < HD/8; c += 2) {
-            dot8(w[c],     q_s + 8*c,     a0, a1);
-            dot8(w[c + 1], q_s + 8*c + 8, a2, a3);
+            for (int j = 0; j < HPL/8; ++j) {
+                w[u][j] = kr[j];
+            }
         }
-        float m = 0.0f;
-        if (p.mask != nullptr) {
-            m = p.mask_f16 ? __half2float(((const half *) p.mask)[m_off + i]) : ((const float *) p.mask)[m_off + i];
+#pragma unroll
+        for (int u = 0; u < KUNR; ++u) {
+            float a0 = 0.0f, a1 = 0.0f;
+#pragma unroll
+            for (int j = 0; j < HPL/8; ++j) {
+                const half2 * hw = (const half2 *) &w[u][j];
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const float2 f = __half22float2(hw[e]);
+                    a0 = fmaf(f.x, qv[8*j + 2*e],     a0);
+                    a1 = fmaf(f.y, qv[8*j + 2*e + 1], a1);
+                }
+            }
+            float dot = a0 + a1;
+            dot += __shfl_xor_sync(0xffffffff, dot, 4);
+            dot += __shfl_xor_sync(0xffffffff, dot, 2);
+            dot += __shfl_xor_sync(0xffffffff, dot, 1);
+            const int r = r0 + u*KROWS;
+            if (r < n_kv) {
+                float m = 0.0f;
+                if (p.mask != nullptr) {
+                    m = p.mask_f16 ? __half2float(((const half *) p.mask)[m_off + r]) : ((const float *) p.mask)[m_off + r];
+                }
+                const float si = dot*p.scale + m;
+                if (kl == 0) {
+                    s_s[r] = si;
+                }
+                mx = fmaxf(mx, si);
+            }
         }
-        const float si = ((a0 + a1) + (a2 + a3))*p.scale + m;
-        s_s[i] = si;
-        mx = fmaxf(mx, si);
     }
 
-    // 3. softmax (each thread rereads only the scores it wrote)
-    mx = cta_reduce<true>(mx, red_s[0]);
+    // 3. softmax
+    mx = cta_reduce<true>(mx, red_s[0]); // its barrier also publishes the scores
     float sum = 0.0f;
     for (int i = tid; i < n_kv; i += THREADS) {
         const float e = expf(s_s[i] - mx);
@@ -165,40 +184,47 @@ __global__ void __launch_bounds__(THREADS, 3) attn_vec_kernel(const params p) {
         sum += e;
     }
     sum = cta_reduce<false>(sum, red_s[1]); // its barrier also publishes the exps
+    const float inv_sum = 1.0f / sum;
 
-    // 4. output rows: thread tid takes row d, chunks of 8 positions part, part + SPLIT, ..
-    const uint4 * vr = (const uint4 *) (v + d*p.v_nb1);
-    constexpr int UNROLL = 16; // loads in flight per thread
-    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+    // 4. output: warp w takes rows w, w + NW, ..; lane l chunks of 8 positions l, l + 32, .. of a row
+    // (coalesced), VUNR rows' loads in flight, each row's sum reduced over the warp
     const int nc = n_kv / 8;
-    int c = part;
-#pragma unroll 1
-    for (; c + (UNROLL - 1)*SPLIT < nc; c += UNROLL*SPLIT) {
-        uint4 w[UNROLL];
+    for (int d0 = warp; d0 < HD; d0 += NW*VUNR) {
+        float acc[VUNR];
 #pragma unroll
-        for (int u = 0; u < UNROLL; ++u) {
-            w[u] = vr[c + u*SPLIT];
+        for (int u = 0; u < VUNR; ++u) {
+            acc[u] = 0.0f;
+        }
+        for (int c = lane; c < nc; c += 32) {
+            const float4 e0 = *(const float4 *) (s_s + 8*c);
+            const float4 e1 = *(const float4 *) (s_s + 8*c + 4);
+            uint4 w[VUNR];
+#pragma unroll
+            for (int u = 0; u < VUNR; ++u) {
+                const int d = min(d0 + u*NW, HD - 1);
+                w[u] = ((const uint4 *) (v + d*p.v_nb1))[c];
+            }
+#pragma unroll
+            for (int u = 0; u < VUNR; ++u) {
+                const half2 * hw = (const half2 *) &w[u];
+                const float2 f0 = __half22float2(hw[0]), f1 = __half22float2(hw[1]);
+                const float2 f2 = __half22float2(hw[2]), f3 = __half22float2(hw[3]);
+                acc[u] += ((f0.x*e0.x + f0.y*e0.y) + (f1.x*e0.z + f1.y*e0.w)) +
+                          ((f2.x*e1.x + f2.y*e1.y) + (f3.x*e1.z + f3.y*e1.w));
+            }
         }
 #pragma unroll
-        for (int u = 0; u < UNROLL; u += 2) {
-            dot8(w[u],     s_s + 8*(c + u*SPLIT),       a0, a1);
-            dot8(w[u + 1], s_s + 8*(c + (u + 1)*SPLIT), a2, a3);
+        for (int u = 0; u < VUNR; ++u) {
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) {
+                acc[u] += __shfl_xor_sync(0xffffffff, acc[u], o);
+            }
+            const int d = d0 + u*NW;
+            if (lane == 0 && d < HD) {
+                p.dst[d + t*p.d_nb1 + h*p.d_nb2 + s*p.d_nb3] = acc[u]*inv_sum;
+            }
         }
     }
-    for (; c < nc; c += SPLIT) {
-        dot8(vr[c], s_s + 8*c, a0, a1);
-    }
-    float o = (a0 + a1) + (a2 + a3);
-    part_s[tid] = o;
-    __syncthreads();
-    if (part != 0) {
-        return;
-    }
-#pragma unroll
-    for (int j = 1; j < SPLIT; ++j) {
-        o += part_s[tid + j*HD];
-    }
-    p.dst[d + t*p.d_nb1 + h*p.d_nb2 + s*p.d_nb3] = o / sum;
 }
 
 static inline bool prefetch_enabled() {

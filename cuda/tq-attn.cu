@@ -43,10 +43,9 @@ int ggml_cuda_tq_attn_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgrap
             kqv->ne[0] != hd || kqv->ne[1] != n_tokens || kqv->ne[2] != n_head || kqv->ne[3] != n_stream) {
         return 0;
     }
-    // element strides: unit along a row of each operand; 16-byte rows of K and V (their loads)
+    // element strides: unit along a row of each operand; 16-byte rows of Q, K and V (their loads)
     if (q->nb[0] != sizeof(float) || kqv->nb[0] != sizeof(float) || k->nb[0] != sizeof(half) || v->nb[0] != sizeof(half) ||
-            !aligned16(k) || !aligned16(v) || q->nb[1] % sizeof(float) != 0 || q->nb[2] % sizeof(float) != 0 ||
-            q->nb[3] % sizeof(float) != 0 || kqv->nb[1] % sizeof(float) != 0 || kqv->nb[2] % sizeof(float) != 0 ||
+            !aligned16(q) || !aligned16(k) || !aligned16(v) || kqv->nb[1] % sizeof(float) != 0 || kqv->nb[2] % sizeof(float) != 0 ||
             kqv->nb[3] % sizeof(float) != 0) {
         return 0;
     }
