@@ -8,8 +8,9 @@
 #   test          test-backend-ops (CUDA vs CPU) for every TQ1_0/TQ2_0 MUL_MAT, MUL_MAT_ID, GET_ROWS and
 #                 fused gate/up + GLU mat-vec (MUL_MAT_VEC_FUSION) and one-input mat-vecs with or without the
 #                 RMS norm in front (MUL_MAT_SHARED_SRC1) case, Q/K/V + rope + cache stores (MUL_MAT_QKV_ROPE),
-#                 attention output CONT + projection + residual (MUL_MAT_ATTN_OUT)
-#   sanitize      the TQ2_0/TQ1_0 cases (subset) under compute-sanitizer memcheck and racecheck
+#                 attention output CONT + projection + residual (MUL_MAT_ATTN_OUT), and the attention
+#                 without flash attention (ATTN_NO_FA, fused and with TQ_GGUF_CUDA_ATTN=0)
+#   sanitize      the TQ2_0/TQ1_0 cases (subset) and ATTN_NO_FA under compute-sanitizer memcheck and racecheck
 #   harness       bench/cuda_mmv_harness.cu (TQ mat-vec kernel alone: check + timing)
 #   harness-ab    the harness's default launches, as built (A) vs with $HARNESS_B_ENV (B), two rounds;
 #                 with HARNESS_B_BIN (a second prebuilt harness, e.g. .device/bin/harness-base), B is that

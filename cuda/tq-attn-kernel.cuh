@@ -22,9 +22,12 @@
 //   4. output: with the V cache transposed, head dimension d is a row of n_kv contiguous halves; a warp takes
 //      16 rows at a time, each lane every 32nd chunk of 8 positions of each (coalesced), dotted with the exps
 //      (shared memory), reduced over the warp and scaled by 1/sum.
-// Session 13's first versions gave each thread whole K and V rows (one 16-byte piece per lane and row
-// per load: 32 sectors per warp load): 10 us per 8B layer on the critical path (CUPTI), against the
-// coalesced reads here.
+// Measured (H100, 8B-class, bench/results/gpu-h100-2026-11-22-s13): tg128 without flash attention +19-22% for
+// TQ2_0 over ggml's three kernels. The first versions gave each thread whole K and V rows (32 sectors per
+// warp load); the coalesced reads here measured the same: the kernel ends 10-11 us after the Q/K/V launch
+// that feeds it (CUPTI critical path) either way, because its cache reads queue in DRAM behind the weight
+// prefetches of the projections that PDL has already launched. Not done: copying the old cache cells into
+// shared memory before the PDL wait.
 // The sums run in F32 like ggml's (mul_mat_vec_f converts the halves, soft_max_f32 uses expf); only their
 // order differs.
 
