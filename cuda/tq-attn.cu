@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 static bool tq_attn_enabled() {
     static const bool enabled = tq_mmv::env_switch_on("TQ_GGUF_CUDA_ATTN");
