@@ -62,7 +62,6 @@ struct params {
     int     head_ratio;       // query heads per KV head
     int     stream_ratio;     // query streams per KV stream
     float   scale;
-    bool    late_dependents;  // let the next kernel launch only at the end (A/B: TQ_GGUF_CUDA_ATTN_LATE_PDL=1)
 };
 
 // The CTA's max or sum of v (every thread gets it); red: THREADS/32 floats of shared memory, free on entry.
@@ -110,9 +109,7 @@ __global__ void __launch_bounds__(THREADS, 3) attn_vec_kernel(const params p) {
     const int64_t m_off = t*p.m_nb1 + (h % p.m_ne2)*p.m_nb2 + (s % p.m_ne3)*p.m_nb3;
     const int n_kv = p.n_kv;
 
-    if (!p.late_dependents) {
-        tq_mmv::pdl_launch_dependents();
-    }
+    tq_mmv::pdl_launch_dependents();
     if (PREFETCH) { // 0. the K rows, then the V rows, in 128-byte lines
         for (int i = tid; i < n_kv; i += THREADS) {
 #pragma unroll
@@ -230,9 +227,6 @@ __global__ void __launch_bounds__(THREADS, 3) attn_vec_kernel(const params p) {
                 p.dst[d + t*p.d_nb1 + h*p.d_nb2 + s*p.d_nb3] = acc[u]*inv_sum;
             }
         }
-    }
-    if (p.late_dependents) {
-        tq_mmv::pdl_launch_dependents();
     }
 }
 

@@ -81,8 +81,6 @@ int ggml_cuda_tq_attn_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgrap
     p.head_ratio = (int) (n_head / k->ne[2]);
     p.stream_ratio = (int) (n_stream / k->ne[3]);
     p.scale = scale;
-    static const bool late = getenv("TQ_GGUF_CUDA_ATTN_LATE_PDL") != nullptr && atoi(getenv("TQ_GGUF_CUDA_ATTN_LATE_PDL")) != 0;
-    p.late_dependents = late;
     tq_attn::attn_vec(p, (int) hd, (int) n_head, (int) n_tokens, (int) n_stream, ctx.stream());
 
     static bool logged = false;
