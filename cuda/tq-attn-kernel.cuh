@@ -26,8 +26,9 @@
 // TQ2_0 over ggml's three kernels. The first versions gave each thread whole K and V rows (32 sectors per
 // warp load); the coalesced reads here measured the same: the kernel ends 10-11 us after the Q/K/V launch
 // that feeds it (CUPTI critical path) either way, because its cache reads queue in DRAM behind the weight
-// prefetches of the projections that PDL has already launched. Not done: copying the old cache cells into
-// shared memory before the PDL wait.
+// prefetches of the projections that PDL has already launched. Tried and removed: letting the next kernel
+// launch only at this kernel's end (no early weight prefetch behind it): 507.2 vs 536.0 t/s, slower. Not
+// done: copying the old cache cells into shared memory before the PDL wait.
 // The sums run in F32 like ggml's (mul_mat_vec_f converts the halves, soft_max_f32 uses expf); only their
 // order differs.
 
