@@ -3,8 +3,6 @@
 #include "tq-attn-kernel.cuh"
 
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 static bool tq_attn_enabled() {
     static const bool enabled = tq_mmv::env_switch_on("TQ_GGUF_CUDA_ATTN");
@@ -27,9 +25,7 @@ int ggml_cuda_tq_attn_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgrap
         return 0;
     }
     const ggml_tensor * k = kq->src[0], * q = kq->src[1], * v = kqv->src[0], * mask = sm->src[1];
-    float scale = 1.0f, max_bias = 0.0f;
-    memcpy(&scale,    (const float *) sm->op_params + 0, sizeof(float));
-    memcpy(&max_bias, (const float *) sm->op_params + 1, sizeof(float));
+    const float scale = ggml_get_op_params_f32(sm, 0), max_bias = ggml_get_op_params_f32(sm, 1);
     const int64_t hd = k->ne[0], n_kv = k->ne[1], n_tokens = q->ne[1], n_head = q->ne[2], n_stream = q->ne[3];
     if (k->type != GGML_TYPE_F16 || v->type != GGML_TYPE_F16 || q->type != GGML_TYPE_F32 || kq->type != GGML_TYPE_F32 ||
             sm->type != GGML_TYPE_F32 || kqv->type != GGML_TYPE_F32 || max_bias != 0.0f ||
@@ -84,8 +80,7 @@ int ggml_cuda_tq_attn_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgrap
     tq_attn::attn_vec(p, (int) hd, (int) n_head, (int) n_tokens, (int) n_stream, ctx.stream());
 
     static bool logged = false;
-    if (!logged && getenv("TQ_GGUF_CUDA_LOG") != nullptr) {
-        logged = true;
+    if (tq_mmv::log_first_time(logged)) {
         fprintf(stderr, "tq_gguf: KQ, softmax and KQV in one launch (%lld heads, %lld tokens, n_kv %lld)\n",
                 (long long) n_head, (long long) n_tokens, (long long) n_kv);
     }

@@ -1006,6 +1006,16 @@ static inline bool env_switch_on(const char * name) {
     return end == e || *end != '\0' || v != 0;
 }
 
+// TQ_GGUF_CUDA_LOG set: true the first time for each `logged` flag (a fusion says once that it applies).
+static inline bool log_first_time(bool & logged) {
+    static const bool on = getenv("TQ_GGUF_CUDA_LOG") != nullptr;
+    if (!on || logged) {
+        return false;
+    }
+    logged = true;
+    return true;
+}
+
 static inline bool deep_prefetch_enabled() {
     static const bool on = env_switch_on("TQ_GGUF_CUDA_MMV_DEEP_PF");
     return on;

@@ -143,16 +143,6 @@ static bool ggml_fusion_disabled() {
     return e != nullptr && atoi(e) != 0;
 }
 
-// TQ_GGUF_CUDA_LOG set: true the first time for each `logged` flag (a fusion says once that it applies).
-static bool log_first_time(bool & logged) {
-    static const bool on = getenv("TQ_GGUF_CUDA_LOG") != nullptr;
-    if (!on || logged) {
-        return false;
-    }
-    logged = true;
-    return true;
-}
-
 // Off with TQ_GGUF_CUDA_MMV_QKV=0 (A/B), with ggml's GGML_CUDA_DISABLE_FUSION, and with GGML_CUDA_GRAPH_OPT=1
 // (that pass runs Q/K/V on concurrent streams: a launch over all three would cross them).
 static bool shared_src1_enabled() {
@@ -410,7 +400,7 @@ static int tq_shared_src1_run(ggml_backend_cuda_context & ctx, const ggml_cgraph
         opt.epi = extra > 0 ? &epi : nullptr;
         tq_mul_mat_vec_run(ctx, cgraph->nodes[first]->src[0], s, src1, opt, norm);
         static bool logged = false;
-        if (extra > 0 && log_first_time(logged)) {
+        if (extra > 0 && tq_mmv::log_first_time(logged)) {
             fprintf(stderr, "tq_gguf: Q/K/V launch takes %d nodes behind the projections (rope: %d %d %d, store: %d %d %d)\n",
                     extra, epi.e[0].rope.pos != nullptr, epi.e[1].rope.pos != nullptr, epi.e[2].rope.pos != nullptr,
                     epi.e[0].store.base != nullptr, epi.e[1].store.base != nullptr, epi.e[2].store.base != nullptr);
@@ -487,7 +477,7 @@ static int tq_cont_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_cgrap
     add_segment(segs, mm->src[0], cgraph->nodes[i + count - 1], r);
     tq_mul_mat_vec_run(ctx, mm->src[0], segs, cont, {}, {}, src->data);
     static bool logged = false;
-    if (log_first_time(logged)) {
+    if (tq_mmv::log_first_time(logged)) {
         fprintf(stderr, "tq_gguf: a mat-vec reads its CONT's source (%d nodes in one launch)\n", count);
     }
     return count;
