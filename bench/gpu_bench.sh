@@ -9,7 +9,7 @@
 #                 fused gate/up + GLU mat-vec (MUL_MAT_VEC_FUSION) and one-input mat-vecs with or without the
 #                 RMS norm in front (MUL_MAT_SHARED_SRC1) case, Q/K/V + rope + cache stores (MUL_MAT_QKV_ROPE),
 #                 attention output CONT + projection + residual (MUL_MAT_ATTN_OUT), and the attention
-#                 without flash attention (ATTN_NO_FA, fused and with TQ_GGUF_CUDA_ATTN=0)
+#                 without flash attention (ATTN_NO_FA: fused, TQ_GGUF_CUDA_ATTN=0, TQ_GGUF_CUDA_ATTN_SPLIT=0)
 #   sanitize      the TQ2_0/TQ1_0 cases (subset) and ATTN_NO_FA under compute-sanitizer memcheck and racecheck
 #   harness       bench/cuda_mmv_harness.cu (TQ mat-vec kernel alone: check + timing)
 #   harness-ab    the harness's default launches, as built (A) vs with $HARNESS_B_ENV (B), two rounds;
@@ -105,6 +105,9 @@ for stage in "$@"; do
     echo "## TQ_GGUF_CUDA_ATTN=0" >> "$OUT/test-backend-ops.log"
     TQ_GGUF_CUDA_ATTN=0 "$BIN/test-backend-ops" test -b CUDA0 -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
     say "test ATTN_NO_FA (TQ_GGUF_CUDA_ATTN=0) rc=$?"
+    echo "## TQ_GGUF_CUDA_ATTN_SPLIT=0" >> "$OUT/test-backend-ops.log"
+    TQ_GGUF_CUDA_ATTN_SPLIT=0 "$BIN/test-backend-ops" test -b CUDA0 -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
+    say "test ATTN_NO_FA (TQ_GGUF_CUDA_ATTN_SPLIT=0: one CTA per head) rc=$?"
     # MUL_MAT batch 1..8 again through mmvq (the tq-mmv kernel is the default there): both paths stay tested
     echo "## TQ_GGUF_CUDA_MMV=0" >> "$OUT/test-backend-ops.log"
     TQ_GGUF_CUDA_MMV=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1

@@ -34,6 +34,7 @@
 
 #include "tq-mmv-kernel.cuh"
 
+#include <cooperative_groups.h>
 #include <cstdint>
 #include <cuda_fp16.h>
 
@@ -231,8 +232,219 @@ __global__ void __launch_bounds__(THREADS, 3) attn_vec_kernel(const params p) {
     }
 }
 
+// ---- the split kernel (sm_90): the cache positions of a (query head, token, stream) over a cluster ----
+// Why: the kernel above makes ~5 dependent cache round trips per CTA (K in two steps of 128 rows, the softmax,
+// V in two steps of 64 rows) with 32 CTAs at 8B-class, and ends 10-11 us after the Q/K/V mat-vec (CUPTI).
+// Here a cluster of up to MAX_SPLIT CTAs shares the positions in chunks of SPLIT_CHUNK: a CTA issues all
+// of a chunk's K and V loads at once (8 + 8 16-byte loads per thread at head size 128), so a chunk costs
+// one round trip; each CTA keeps its softmax partial (max m, sum l, unnormalised output o) with the
+// running-max rescale of flash attention, and rank 0 combines the cluster's partials through distributed
+// shared memory: out = sum_r exp(m_r - M) o_r / sum_r exp(m_r - M) l_r. No global scratch, no second launch.
+//   K: 8 lanes per row (HPL halves each), 16 rows per pass, SPLIT_CHUNK/16 passes;
+//   V (transposed): head dimension d is a row of positions; lane l8 of a row takes positions 8*l8 .. +7 of
+//   the chunk (a row piece is 8 x 16 bytes, coalesced), 16 rows per pass, HD/16 passes, reduced over the 8
+//   lanes at the end;
+//   scores of a chunk in shared memory, the chunk's max and sum computed by every warp alike (no barrier).
+constexpr int SPLIT_CHUNK = 64;
+constexpr int MAX_SPLIT   = 8; // the portable cluster size
+
+static inline int split_ctas(const int n_kv) {
+    const int chunks = (n_kv + SPLIT_CHUNK - 1) / SPLIT_CHUNK;
+    return chunks < MAX_SPLIT ? chunks : MAX_SPLIT;
+}
+
+// grid (split_ctas(n_kv), n_head, n_tokens*n_stream), clusters of (split_ctas(n_kv), 1, 1), THREADS threads.
+template <int HD>
+__global__ void __launch_bounds__(THREADS, 4) attn_split_kernel(const params p, const int n_tokens) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    static_assert(HD == 64 || HD == 128, "head sizes 64 and 128");
+    static_assert(SPLIT_CHUNK == 64, "a chunk's V row piece is one 16-byte load per lane of 8");
+    constexpr int HPL   = HD / 8;                // halves of a K row per lane
+    constexpr int KV16  = HPL / 8;               // 16-byte loads per lane and K row
+    constexpr int RPP   = THREADS / 8;           // K or V rows per pass
+    constexpr int KPASS = SPLIT_CHUNK / RPP;
+    constexpr int VPASS = HD / RPP;
+    __shared__ __align__(16) float s_s[SPLIT_CHUNK];
+    __shared__ float  o_s[HD];
+    __shared__ float2 ml_s;
+
+    namespace cg = cooperative_groups;
+    const cg::cluster_group cluster = cg::this_cluster();
+    const int rank = (int) cluster.block_rank(), nsplit = (int) cluster.num_blocks();
+    const int h = blockIdx.y, t = blockIdx.z % n_tokens, s = blockIdx.z / n_tokens, tid = threadIdx.x;
+    const int lane = tid % 32, l8 = tid % 8, r8 = tid / 8;
+    const int hk = h / p.head_ratio, sk = s / p.stream_ratio;
+    const float * q = p.q + t*p.q_nb1 + h*p.q_nb2 + s*p.q_nb3;
+    const half  * k = p.k + hk*p.k_nb2 + sk*p.k_nb3;
+    const half  * v = p.v + hk*p.v_nb2 + sk*p.v_nb3;
+    const int64_t m_off = t*p.m_nb1 + (h % p.m_ne2)*p.m_nb2 + (s % p.m_ne3)*p.m_nb3;
+    const int n_kv = p.n_kv, nchunks = (n_kv + SPLIT_CHUNK - 1) / SPLIT_CHUNK;
+
+    tq_mmv::pdl_launch_dependents();
+    for (int c = rank; c < nchunks; c += nsplit) { // this CTA's cache lines into L2 (old positions: see above)
+        const int base = c*SPLIT_CHUNK, len = min(SPLIT_CHUNK, n_kv - base);
+        for (int i = tid; i < len*(HD/64); i += THREADS) {
+            prefetch_l2((const char *) (k + (base + i/(HD/64))*p.k_nb1) + 128*(i % (HD/64)));
+        }
+        for (int d = tid; d < HD; d += THREADS) { // a row piece spans at most two lines
+            prefetch_l2(v + d*p.v_nb1 + base);
+            prefetch_l2(v + d*p.v_nb1 + base + len - 1);
+        }
+    }
+    tq_mmv::pdl_wait(); // q and the caches' newest positions come from the preceding kernels
+
+    float qv[HPL];
+#pragma unroll
+    for (int j = 0; j < HPL; j += 4) {
+        const float4 f = *(const float4 *) (q + HPL*l8 + j);
+        qv[j] = f.x; qv[j + 1] = f.y; qv[j + 2] = f.z; qv[j + 3] = f.w;
+    }
+
+    float m_run = -INFINITY, l_run = 0.0f; // the same in every thread
+    float acc[VPASS];                     // partial output of rows u*RPP + r8 over this lane's positions
+#pragma unroll
+    for (int u = 0; u < VPASS; ++u) {
+        acc[u] = 0.0f;
+    }
+    for (int c = rank; c < nchunks; c += nsplit) {
+        const int base = c*SPLIT_CHUNK, len = min(SPLIT_CHUNK, n_kv - base);
+        // all loads of the chunk first; rows and pieces past len are clamped into it (their scores are -inf,
+        // so their exps are 0)
+        uint4 wk[KPASS][KV16];
+        float mk[KPASS];
+#pragma unroll
+        for (int u = 0; u < KPASS; ++u) {
+            const int r = base + min(u*RPP + r8, len - 1);
+            const uint4 * kr = (const uint4 *) (k + r*p.k_nb1 + HPL*l8);
+#pragma unroll
+            for (int j = 0; j < KV16; ++j) {
+                wk[u][j] = kr[j];
+            }
+            mk[u] = 0.0f;
+            if (p.mask != nullptr) {
+                mk[u] = p.mask_f16 ? __half2float(((const half *) p.mask)[m_off + r]) : ((const float *) p.mask)[m_off + r];
+            }
+        }
+        const int pc = base + min(8*l8, len - 8);
+        uint4 wv[VPASS];
+#pragma unroll
+        for (int u = 0; u < VPASS; ++u) {
+            wv[u] = *(const uint4 *) (v + (u*RPP + r8)*p.v_nb1 + pc);
+        }
+
+        // scores of the chunk: each row's dot reduced over its 8 lanes
+#pragma unroll
+        for (int u = 0; u < KPASS; ++u) {
+            float a0 = 0.0f, a1 = 0.0f;
+#pragma unroll
+            for (int j = 0; j < KV16; ++j) {
+                const half2 * hw = (const half2 *) &wk[u][j];
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const float2 f = __half22float2(hw[e]);
+                    a0 = fmaf(f.x, qv[8*j + 2*e],     a0);
+                    a1 = fmaf(f.y, qv[8*j + 2*e + 1], a1);
+                }
+            }
+            float dot = a0 + a1;
+            dot += __shfl_xor_sync(0xffffffff, dot, 4);
+            dot += __shfl_xor_sync(0xffffffff, dot, 2);
+            dot += __shfl_xor_sync(0xffffffff, dot, 1);
+            const int r = u*RPP + r8;
+            if (l8 == 0) {
+                s_s[r] = r < len ? dot*p.scale + mk[u] : -INFINITY;
+            }
+        }
+        __syncthreads();
+
+        // the chunk's max and exp-sum (every warp alike), the running rescale
+        const float sa = s_s[lane], sb = s_s[lane + 32];
+        float cmax = fmaxf(sa, sb);
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) {
+            cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffff, cmax, o));
+        }
+        const float m_new = fmaxf(m_run, cmax);
+        const float m_use = m_new == -INFINITY ? 0.0f : m_new; // everything so far masked out: exps are 0
+        const float alpha = expf(m_run - m_use);
+        float csum = expf(sa - m_use) + expf(sb - m_use);
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) {
+            csum += __shfl_xor_sync(0xffffffff, csum, o);
+        }
+        l_run = l_run*alpha + csum;
+        m_run = m_new;
+
+        // this lane's 8 positions times the rows of its passes
+        const float4 s0 = *(const float4 *) (s_s + 8*l8), s1 = *(const float4 *) (s_s + 8*l8 + 4);
+        const float e[8] = {expf(s0.x - m_use), expf(s0.y - m_use), expf(s0.z - m_use), expf(s0.w - m_use),
+                            expf(s1.x - m_use), expf(s1.y - m_use), expf(s1.z - m_use), expf(s1.w - m_use)};
+#pragma unroll
+        for (int u = 0; u < VPASS; ++u) {
+            const half2 * hw = (const half2 *) &wv[u];
+            const float2 f0 = __half22float2(hw[0]), f1 = __half22float2(hw[1]);
+            const float2 f2 = __half22float2(hw[2]), f3 = __half22float2(hw[3]);
+            acc[u] = acc[u]*alpha + (((f0.x*e[0] + f0.y*e[1]) + (f1.x*e[2] + f1.y*e[3])) +
+                                     ((f2.x*e[4] + f2.y*e[5]) + (f3.x*e[6] + f3.y*e[7])));
+        }
+        if (c + nsplit < nchunks) {
+            __syncthreads(); // s_s is rewritten by the next chunk
+        }
+    }
+
+    // this CTA's partial into shared memory, then rank 0 combines the cluster's
+#pragma unroll
+    for (int u = 0; u < VPASS; ++u) {
+        float a = acc[u];
+        a += __shfl_xor_sync(0xffffffff, a, 4);
+        a += __shfl_xor_sync(0xffffffff, a, 2);
+        a += __shfl_xor_sync(0xffffffff, a, 1);
+        if (l8 == 0) {
+            o_s[u*RPP + r8] = a;
+        }
+    }
+    if (tid == 0) {
+        ml_s = make_float2(m_run, l_run);
+    }
+    cluster.sync();
+    if (rank == 0 && tid < HD) {
+        float2 ml[MAX_SPLIT];
+        float  o[MAX_SPLIT];
+        float  mx = -INFINITY;
+#pragma unroll
+        for (int r = 0; r < MAX_SPLIT; ++r) {
+            if (r < nsplit) {
+                ml[r] = *cluster.map_shared_rank(&ml_s, r);
+                o[r]  = cluster.map_shared_rank(o_s, r)[tid];
+                mx = fmaxf(mx, ml[r].x);
+            }
+        }
+        const float m_use = mx == -INFINITY ? 0.0f : mx;
+        float num = 0.0f, den = 0.0f;
+#pragma unroll
+        for (int r = 0; r < MAX_SPLIT; ++r) {
+            if (r < nsplit) {
+                const float w = expf(ml[r].x - m_use);
+                num += w*o[r];
+                den += w*ml[r].y;
+            }
+        }
+        p.dst[tid + t*p.d_nb1 + h*p.d_nb2 + s*p.d_nb3] = num/den;
+    }
+    cluster.sync(); // the other ranks' shared memory stays until rank 0 has read it
+#else
+    (void) p;
+    (void) n_tokens;
+#endif
+}
+
 static inline bool prefetch_enabled() {
     static const bool on = tq_mmv::env_switch_on("TQ_GGUF_CUDA_ATTN_PREFETCH");
+    return on;
+}
+
+static inline bool split_enabled() {
+    static const bool on = tq_mmv::env_switch_on("TQ_GGUF_CUDA_ATTN_SPLIT");
     return on;
 }
 
@@ -244,9 +456,42 @@ static void launch_hd(const params & p, const dim3 grid, cudaStream_t stream) {
     tq_mmv::launch(kernel, grid, dim3(THREADS, 1, 1), 0, stream, li.pdl, p);
 }
 
-// Launches the kernel for head size hd (64 or 128) over n_head x n_tokens x n_stream CTAs.
-static inline void attn_vec(const params & p, const int hd, const int n_head, const int n_tokens, const int n_stream,
-                            cudaStream_t stream) {
+// The split kernel where the device runs sm_90 code (li.bulk: cc >= 9.0 and PTX >= 9.0); false: not launched.
+template <int HD>
+static bool launch_split(const params & p, const int n_head, const int n_tokens, const int n_stream, cudaStream_t stream) {
+    static tq_mmv::launch_info cache[64];
+    const auto kernel = attn_split_kernel<HD>;
+    const tq_mmv::launch_info & li = tq_mmv::get_launch_info(cache, kernel, THREADS, 0);
+    if (!li.bulk) {
+        return false;
+    }
+    const int nsplit = split_ctas(p.n_kv);
+    cudaLaunchAttribute attrs[2] = {};
+    attrs[0].id = cudaLaunchAttributeClusterDimension;
+    attrs[0].val.clusterDim.x = nsplit;
+    attrs[0].val.clusterDim.y = 1;
+    attrs[0].val.clusterDim.z = 1;
+    attrs[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attrs[1].val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim  = dim3(nsplit, n_head, n_tokens*n_stream);
+    cfg.blockDim = dim3(THREADS, 1, 1);
+    cfg.stream   = stream;
+    cfg.attrs    = attrs;
+    cfg.numAttrs = li.pdl ? 2 : 1;
+    cudaLaunchKernelEx(&cfg, kernel, p, n_tokens);
+    return true;
+}
+
+// Launches the split kernel (sm_90; TQ_GGUF_CUDA_ATTN_SPLIT=0: off, A/B) or else the one-CTA kernel for head
+// size hd (64 or 128) over n_head x n_tokens x n_stream (query heads, tokens, streams). Returns the CTAs per
+// (head, token, stream): split_ctas(n_kv) or 1.
+static inline int attn_vec(const params & p, const int hd, const int n_head, const int n_tokens, const int n_stream,
+                           cudaStream_t stream) {
+    if (split_enabled() && (hd == 64 ? launch_split<64>(p, n_head, n_tokens, n_stream, stream)
+                                     : launch_split<128>(p, n_head, n_tokens, n_stream, stream))) {
+        return split_ctas(p.n_kv);
+    }
     const dim3 grid(n_head, n_tokens, n_stream);
     const bool pf = prefetch_enabled();
     if (hd == 64) {
@@ -254,6 +499,7 @@ static inline void attn_vec(const params & p, const int hd, const int n_head, co
     } else {
         pf ? launch_hd<128, true>(p, grid, stream) : launch_hd<128, false>(p, grid, stream);
     }
+    return 1;
 }
 
 } // namespace tq_attn

@@ -77,12 +77,12 @@ int ggml_cuda_tq_attn_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgrap
     p.head_ratio = (int) (n_head / k->ne[2]);
     p.stream_ratio = (int) (n_stream / k->ne[3]);
     p.scale = scale;
-    tq_attn::attn_vec(p, (int) hd, (int) n_head, (int) n_tokens, (int) n_stream, ctx.stream());
+    const int ctas = tq_attn::attn_vec(p, (int) hd, (int) n_head, (int) n_tokens, (int) n_stream, ctx.stream());
 
     static bool logged = false;
     if (tq_mmv::log_first_time(logged)) {
-        fprintf(stderr, "tq_gguf: KQ, softmax and KQV in one launch (%lld heads, %lld tokens, n_kv %lld)\n",
-                (long long) n_head, (long long) n_tokens, (long long) n_kv);
+        fprintf(stderr, "tq_gguf: KQ, softmax and KQV in one launch (%lld heads, %lld tokens, n_kv %lld, %d CTAs per head)\n",
+                (long long) n_head, (long long) n_tokens, (long long) n_kv, ctas);
     }
     return 3;
 }
