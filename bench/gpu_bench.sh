@@ -16,7 +16,8 @@
 #                 with HARNESS_B_BIN (a second prebuilt harness, e.g. .device/bin/harness-base), B is that
 #                 binary instead (an A/B of two kernel versions)
 #   harness-layer bench/cuda_layer_harness.cu: an 8B-class layer's mat-vecs in sequence (us per layer, with
-#                 and without the session-12 launch rules and the quantizers) against a read-only ceiling
+#                 and without the session-12 launch rules and the quantizers) against a read-only ceiling;
+#                 $LAYER_B_ENV set: two rounds as built (A) and with that environment (B)
 #   harness-ref   the same harness built from .device/ref/ (an earlier cuda_mmv_harness.cu and
 #                 tq-mmv-kernel.cuh, copied there by hand: an A/B of kernel versions in one run)
 #   profile       ncu (Speed Of Light, memory, occupancy, warp states, instruction mix) of the default
@@ -154,9 +155,20 @@ for stage in "$@"; do
     done
     grep -E "^\||fails|FAIL|^## " "$OUT/mmb-harness.log" | tee -a "$SUMMARY" ;;
   harness-layer)
+    # with LAYER_B_ENV: two interleaved rounds, as built (A) and with that environment (B)
     harness_binary layer_harness cuda_layer_harness.cu layer-harness-build.log
-    $H 5 > "$OUT/layer-harness.log" 2>&1
-    say "harness-layer rc=$?"; grep -E "^\||fails|FAIL" "$OUT/layer-harness.log" | tee -a "$SUMMARY" ;;
+    if [ -z "${LAYER_B_ENV:-}" ]; then
+      $H 5 > "$OUT/layer-harness.log" 2>&1
+      say "harness-layer rc=$?"; grep -E "^\||fails|FAIL" "$OUT/layer-harness.log" | tee -a "$SUMMARY"
+    else
+      for r in 1 2; do
+        $H 5 > "$OUT/layer-harness-A-$r.log" 2>&1; say "harness-layer A round $r rc=$?"
+        env $LAYER_B_ENV $H 5 > "$OUT/layer-harness-B-$r.log" 2>&1; say "harness-layer B ($LAYER_B_ENV) round $r rc=$?"
+      done
+      for f in "$OUT"/layer-harness-[AB]-*.log; do
+        echo "## $(basename "$f")"; grep -E "sequence, default launches|read ceiling|alone" "$f"
+      done | tee -a "$SUMMARY"
+    fi ;;
   harness-ab)
     # default launches only (TQ_HARNESS_DEFAULT_ONLY), A = as built vs B = with $HARNESS_B_ENV, two
     # interleaved rounds

@@ -252,6 +252,30 @@ static __device__ __forceinline__ void cp_async(void * dst_smem, const void * sr
     }
 }
 
+// The same with an L2 cache policy (createpolicy: see weight_policy).
+template <int cpy>
+static __device__ __forceinline__ void cp_async(void * dst_smem, const void * src, const uint64_t policy) {
+    const unsigned int d = (unsigned int) __cvta_generic_to_shared(dst_smem);
+    if (cpy == 16) {
+        asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2;\n" :: "r"(d), "l"(src), "l"(policy));
+    } else {
+        asm volatile("cp.async.ca.shared.global.L2::cache_hint [%0], [%1], %2, %3;\n" :: "r"(d), "l"(src), "n"(cpy), "l"(policy));
+    }
+}
+
+// The L2 policy of the weight copies. evict_first: a token streams every weight once (1.8 GB at 8B-class through
+// a 50 MB L2), so the weights are marked to go first and the small data that is read again (KV cache, norm
+// weights, activations, the residual stream) stays in L2; evict_normal: as a plain copy (A/B).
+static __device__ __forceinline__ uint64_t weight_policy(const bool evict_first) {
+    uint64_t p;
+    if (evict_first) {
+        asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(p));
+    } else {
+        asm volatile("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;\n" : "=l"(p));
+    }
+    return p;
+}
+
 static __device__ __forceinline__ void cp_async_commit() {
     asm volatile("cp.async.commit_group;\n" ::);
 }
@@ -304,6 +328,14 @@ static __device__ __forceinline__ void bulk_copy(void * dst, const void * src, c
 #ifdef TQ_MMV_BULK_AVAILABLE
     asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
         :: "r"(smem_addr(dst)), "l"(src), "r"(bytes), "r"(smem_addr(bar)) : "memory");
+#endif
+}
+
+static __device__ __forceinline__ void bulk_copy(void * dst, const void * src, const uint32_t bytes, uint64_t * bar,
+                                                 const uint64_t policy) {
+#ifdef TQ_MMV_BULK_AVAILABLE
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, [%3], %4;\n"
+        :: "r"(smem_addr(dst)), "l"(src), "r"(bytes), "r"(smem_addr(bar)), "l"(policy) : "memory");
 #endif
 }
 
@@ -617,7 +649,7 @@ template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const mv_segments segs, const int ntiles, const int * yq, const float2 * ym,
         const int nb, const int64_t row_bytes, const int ncols, const char * __restrict__ x_up, const int glu,
-        const mv_epilogues epis) {
+        const mv_epilogues epis, const bool evict_first) {
     constexpr int BS  = traits<type>::bs;
     constexpr int PW  = BS/2;              // words per block pair (33 / 27)
     constexpr int CW  = chunk<type, CB>::stride; // words per row per stage in shared memory
@@ -627,6 +659,7 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
 
     const int lane = threadIdx.x, warp = threadIdx.y;
     const int g = lane / 4, t = lane % 4;
+    const uint64_t wpol = weight_policy(evict_first);
     uint32_t * wbuf = tq_mmv_smem + warp*STAGES*ROWS*CW;
     float    * red  = (float *) (tq_mmv_smem + NW*STAGES*ROWS*CW); // [2][NW][2 matrices][ROWS][MAX_COLS]
     uint64_t * bars = (uint64_t *) (red + 4*NW*ROWS*MAX_COLS) + warp*STAGES; // BULK: one per stage
@@ -666,7 +699,7 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
                 }
                 __syncwarp(); // the expected byte count is set before any copy can complete
                 if (lane < ROWS) {
-                    bulk_copy(sb + lane*CW*4, src + (int64_t) min(row0 + lane, nrows - 1)*row_bytes, CB*BS, &bars[stage]);
+                    bulk_copy(sb + lane*CW*4, src + (int64_t) min(row0 + lane, nrows - 1)*row_bytes, CB*BS, &bars[stage], wpol);
                 }
                 return;
             }
@@ -675,12 +708,12 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
 #pragma unroll 4
                 for (int i = lane; i < ROWS*CPR; i += 32) {
                     const int r = i / CPR, o = (i - r*CPR)*cpy;
-                    cp_async<BULK ? 16 : cpy>(sb + r*CW*4 + o, src + (int64_t) min(row0 + r, nrows - 1)*row_bytes + o);
+                    cp_async<BULK ? 16 : cpy>(sb + r*CW*4 + o, src + (int64_t) min(row0 + r, nrows - 1)*row_bytes + o, wpol);
                 }
             } else {
                 for (int i = lane; i < ROWS*ncp; i += 32) {
                     const int r = i / ncp, o = (i - r*ncp)*cpy;
-                    cp_async<BULK ? 16 : cpy>(sb + r*CW*4 + o, src + (int64_t) min(row0 + r, nrows - 1)*row_bytes + o);
+                    cp_async<BULK ? 16 : cpy>(sb + r*CW*4 + o, src + (int64_t) min(row0 + r, nrows - 1)*row_bytes + o, wpol);
                 }
             }
         }
@@ -950,6 +983,34 @@ static inline int total_tiles(const mv_args & a) {
     return last.tile0 + (last.nrows + ROWS - 1) / ROWS;
 }
 
+// An on/off switch from the environment (the TQ_GGUF_CUDA_* A/B switches): on unless the variable is set
+// to a number equal to 0 ("0", "00"); any other value leaves it on.
+static inline bool env_switch_on(const char * name) {
+    const char * e = getenv(name);
+    if (e == nullptr) {
+        return true;
+    }
+    char * end = nullptr;
+    const long v = strtol(e, &end, 10);
+    return end == e || *end != '\0' || v != 0;
+}
+
+// TQ_GGUF_CUDA_LOG set: true the first time for each `logged` flag (a fusion says once that it applies).
+static inline bool log_first_time(bool & logged) {
+    static const bool on = getenv("TQ_GGUF_CUDA_LOG") != nullptr;
+    if (!on || logged) {
+        return false;
+    }
+    logged = true;
+    return true;
+}
+
+// TQ_GGUF_CUDA_MMV_EVICT_FIRST=0: the weight copies without the evict-first L2 policy (A/B; see weight_policy).
+static inline bool weights_evict_first() {
+    static const bool on = env_switch_on("TQ_GGUF_CUDA_MMV_EVICT_FIRST");
+    return on;
+}
+
 // Quantize (unless a.opt.quantize is false) and launch; false, launching nothing, where this is the bulk-copy
 // instantiation and the device or the loaded code has no bulk copies.
 template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI>
@@ -979,7 +1040,7 @@ static bool launch_k(const mv_args & a) {
     const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
     launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
            a.segs, ntiles, (const int *) a.yq, (const float2 *) a.ym, a.nb, a.row_bytes, a.ncols, o.x_up, o.glu,
-           o.epi != nullptr ? *o.epi : mv_epilogues{});
+           o.epi != nullptr ? *o.epi : mv_epilogues{}, weights_evict_first());
     return true;
 }
 
@@ -992,28 +1053,6 @@ static bool launch_k(const mv_args & a) {
 template <int NW, int STAGES, int CB>
 constexpr bool deep_prefetch_rule() {
     return CB == 8 || (CB == 4 && NW == 4 && STAGES == 4);
-}
-
-// An on/off switch from the environment (the TQ_GGUF_CUDA_* A/B switches): on unless the variable is set
-// to a number equal to 0 ("0", "00"); any other value leaves it on.
-static inline bool env_switch_on(const char * name) {
-    const char * e = getenv(name);
-    if (e == nullptr) {
-        return true;
-    }
-    char * end = nullptr;
-    const long v = strtol(e, &end, 10);
-    return end == e || *end != '\0' || v != 0;
-}
-
-// TQ_GGUF_CUDA_LOG set: true the first time for each `logged` flag (a fusion says once that it applies).
-static inline bool log_first_time(bool & logged) {
-    static const bool on = getenv("TQ_GGUF_CUDA_LOG") != nullptr;
-    if (!on || logged) {
-        return false;
-    }
-    logged = true;
-    return true;
 }
 
 static inline bool deep_prefetch_enabled() {
