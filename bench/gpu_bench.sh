@@ -9,10 +9,8 @@
 #                 fused gate/up + GLU mat-vec (MUL_MAT_VEC_FUSION) and one-input mat-vecs with or without the
 #                 RMS norm in front (MUL_MAT_SHARED_SRC1) case, Q/K/V + rope + cache stores (MUL_MAT_QKV_ROPE),
 #                 attention output CONT + projection + residual (MUL_MAT_ATTN_OUT), and the attention
-#                 without flash attention (ATTN_NO_FA: fused, TQ_GGUF_CUDA_ATTN=0, TQ_GGUF_CUDA_ATTN_SPLIT=0), and
-#                 upstream's FLASH_ATTN_EXT cases of F16 caches at 1 or 3 tokens (split kernel and TQ_GGUF_CUDA_ATTN_FA=0)
-#   sanitize      the TQ2_0/TQ1_0 cases (subset), ATTN_NO_FA and FLASH_ATTN_EXT (subset) under compute-sanitizer
-#                 memcheck and racecheck
+#                 without flash attention (ATTN_NO_FA: fused, TQ_GGUF_CUDA_ATTN=0, TQ_GGUF_CUDA_ATTN_SPLIT=0)
+#   sanitize      the TQ2_0/TQ1_0 cases (subset) and ATTN_NO_FA under compute-sanitizer memcheck and racecheck
 #   harness       bench/cuda_mmv_harness.cu (TQ mat-vec kernel alone: check + timing)
 #   harness-ab    the harness's default launches, as built (A) vs with $HARNESS_B_ENV (B), two rounds;
 #                 with HARNESS_B_BIN (a second prebuilt harness, e.g. .device/bin/harness-base), B is that
@@ -58,9 +56,6 @@ M=${TQ_MODELS:-/tmp/tq-models}; mkdir -p "$M"
 TYPES="Q4_0 Q2_0 TQ2_0 TQ1_0"
 REPS=${REPS:-3}
 SUMMARY=$OUT/summary.txt
-# test-backend-ops FLASH_ATTN_EXT cases for the split attention kernel (see the test stage)
-FA_CASES='hsk=(64|128),hsv=(64|128),.*nb=(1|3),.*type_K=f16,type_V=f16'
-
 say() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$SUMMARY"; }
 # ncu metrics of the profile stages: stall reasons (cycles per issued instruction) and pipe use
 NCU_STALLS_PIPES="regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio,regex:sm__inst_executed_pipe_.*\.avg\.pct_of_peak_sustained_active"
@@ -114,13 +109,6 @@ for stage in "$@"; do
     echo "## TQ_GGUF_CUDA_ATTN_SPLIT=0" >> "$OUT/test-backend-ops.log"
     TQ_GGUF_CUDA_ATTN_SPLIT=0 "$BIN/test-backend-ops" test -b CUDA0 -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
     say "test ATTN_NO_FA (TQ_GGUF_CUDA_ATTN_SPLIT=0: one CTA per head) rc=$?"
-    # upstream's FLASH_ATTN_EXT cases that the split kernel may take (F16 K/V, head size 64/128, 1 or 3 tokens;
-    # those with sinks, ALiBi, softcap or n_kv 113 stay with ggml's kernels), then with ggml's kernels only
-    TQ_GGUF_CUDA_LOG=1 "$BIN/test-backend-ops" test -b CUDA0 -o FLASH_ATTN_EXT -p "$FA_CASES" >> "$OUT/test-backend-ops.log" 2>&1
-    say "test FLASH_ATTN_EXT rc=$? (split kernel: $(grep -c 'FLASH_ATTN_EXT on the split attention kernel' "$OUT/test-backend-ops.log") log line)"
-    echo "## TQ_GGUF_CUDA_ATTN_FA=0" >> "$OUT/test-backend-ops.log"
-    TQ_GGUF_CUDA_ATTN_FA=0 "$BIN/test-backend-ops" test -b CUDA0 -o FLASH_ATTN_EXT -p "$FA_CASES" >> "$OUT/test-backend-ops.log" 2>&1
-    say "test FLASH_ATTN_EXT (TQ_GGUF_CUDA_ATTN_FA=0) rc=$?"
     # MUL_MAT batch 1..8 again through mmvq (the tq-mmv kernel is the default there): both paths stay tested
     echo "## TQ_GGUF_CUDA_MMV=0" >> "$OUT/test-backend-ops.log"
     TQ_GGUF_CUDA_MMV=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
@@ -147,9 +135,6 @@ for stage in "$@"; do
       done
       compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o ATTN_NO_FA > "$OUT/sanitize-$tool-attn.log" 2>&1
       say "sanitize $tool ATTN_NO_FA rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize-$tool-attn.log" | sort | uniq -c | tr '\n' ' ')"
-      compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/test-backend-ops" test -b CUDA0 -o FLASH_ATTN_EXT \
-        -p 'hsk=128,hsv=128,.*kv=512,nb=(1|3),.*type_K=f16,type_V=f16' > "$OUT/sanitize-$tool-fa.log" 2>&1
-      say "sanitize $tool FLASH_ATTN_EXT rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize-$tool-fa.log" | sort | uniq -c | tr '\n' ' ')"
     done
     cat "$OUT"/sanitize-*.log > "$OUT/sanitize.log"; rm -f "$OUT"/sanitize-*.log ;;
   harness)

@@ -240,15 +240,10 @@ __global__ void __launch_bounds__(THREADS, 3) attn_vec_kernel(const params p) {
 // one round trip; each CTA keeps its softmax partial (max m, sum l, unnormalised output o) with the
 // running-max rescale of flash attention, and rank 0 combines the cluster's partials through distributed
 // shared memory: out = sum_r exp(m_r - M) o_r / sum_r exp(m_r - M) l_r. No global scratch, no second launch.
-// Measured (H100, 8B-class tg128 without flash attention, bench/results/gpu-h100-2026-11-22-s14): TQ2_0
-// 594.3 vs 523.1 t/s with the one-CTA kernel (three interleaved rounds); it ends ~4.8 us after the Q/K/V
-// mat-vec instead of ~11.
 //   K: 8 lanes per row (HPL halves each), 16 rows per pass, SPLIT_CHUNK/16 passes;
-//   V transposed (VT, llama.cpp's V cache without flash attention): head dimension d is a row of positions;
-//   lane l8 of a row takes positions 8*l8 .. +7 of the chunk (a row piece is 8 x 16 bytes, coalesced), 16
-//   rows per pass, HD/16 passes, reduced over the 8 lanes at the end;
-//   V by position (!VT, ggml's FLASH_ATTN_EXT): read like K, each thread keeps HPL output partials of its
-//   dimensions HPL*l8 .. +HPL-1 over its rows, reduced over the rows' lanes and warps at the end;
+//   V (transposed): head dimension d is a row of positions; lane l8 of a row takes positions 8*l8 .. +7 of
+//   the chunk (a row piece is 8 x 16 bytes, coalesced), 16 rows per pass, HD/16 passes, reduced over the 8
+//   lanes at the end;
 //   scores of a chunk in shared memory, the chunk's max and sum computed by every warp alike (no barrier).
 constexpr int SPLIT_CHUNK = 64;
 constexpr int MAX_SPLIT   = 8; // the portable cluster size
@@ -259,28 +254,25 @@ static inline int split_ctas(const int n_kv) {
 }
 
 // grid (split_ctas(n_kv), n_head, n_tokens*n_stream), clusters of (split_ctas(n_kv), 1, 1), THREADS threads.
-template <int HD, bool VT>
+template <int HD>
 __global__ void __launch_bounds__(THREADS, 4) attn_split_kernel(const params p, const int n_tokens) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     static_assert(HD == 64 || HD == 128, "head sizes 64 and 128");
     static_assert(SPLIT_CHUNK == 64, "a chunk's V row piece is one 16-byte load per lane of 8");
-    constexpr int NW    = THREADS / 32;
-    constexpr int HPL   = HD / 8;                // halves of a K (or V by position) row per lane
-    constexpr int KV16  = HPL / 8;               // 16-byte loads per lane and row
-    constexpr int RPP   = THREADS / 8;           // rows per pass
-    constexpr int KPASS = SPLIT_CHUNK / RPP;     // K (and V by position) passes
-    constexpr int VPASS = VT ? HD / RPP : KPASS; // V passes
-    constexpr int NACC  = VT ? VPASS : HPL;      // output partials per thread
+    constexpr int HPL   = HD / 8;                // halves of a K row per lane
+    constexpr int KV16  = HPL / 8;               // 16-byte loads per lane and K row
+    constexpr int RPP   = THREADS / 8;           // K or V rows per pass
+    constexpr int KPASS = SPLIT_CHUNK / RPP;
+    constexpr int VPASS = HD / RPP;
     __shared__ __align__(16) float s_s[SPLIT_CHUNK];
     __shared__ float  o_s[HD];
-    __shared__ float  o_w[VT ? 1 : NW][HD];      // !VT: the warps' partials
     __shared__ float2 ml_s;
 
     namespace cg = cooperative_groups;
     const cg::cluster_group cluster = cg::this_cluster();
     const int rank = (int) cluster.block_rank(), nsplit = (int) cluster.num_blocks();
     const int h = blockIdx.y, t = blockIdx.z % n_tokens, s = blockIdx.z / n_tokens, tid = threadIdx.x;
-    const int lane = tid % 32, warp = tid / 32, l8 = tid % 8, r8 = tid / 8;
+    const int lane = tid % 32, l8 = tid % 8, r8 = tid / 8;
     const int hk = h / p.head_ratio, sk = s / p.stream_ratio;
     const float * q = p.q + t*p.q_nb1 + h*p.q_nb2 + s*p.q_nb3;
     const half  * k = p.k + hk*p.k_nb2 + sk*p.k_nb3;
@@ -292,13 +284,9 @@ __global__ void __launch_bounds__(THREADS, 4) attn_split_kernel(const params p, 
     for (int c = rank; c < nchunks; c += nsplit) { // this CTA's cache lines into L2 (old positions: see above)
         const int base = c*SPLIT_CHUNK, len = min(SPLIT_CHUNK, n_kv - base);
         for (int i = tid; i < len*(HD/64); i += THREADS) {
-            const int r = base + i/(HD/64), o = 128*(i % (HD/64));
-            prefetch_l2((const char *) (k + r*p.k_nb1) + o);
-            if (!VT) {
-                prefetch_l2((const char *) (v + r*p.v_nb1) + o);
-            }
+            prefetch_l2((const char *) (k + (base + i/(HD/64))*p.k_nb1) + 128*(i % (HD/64)));
         }
-        for (int d = tid; VT && d < HD; d += THREADS) { // a row piece spans at most two lines
+        for (int d = tid; d < HD; d += THREADS) { // a row piece spans at most two lines
             prefetch_l2(v + d*p.v_nb1 + base);
             prefetch_l2(v + d*p.v_nb1 + base + len - 1);
         }
@@ -313,9 +301,9 @@ __global__ void __launch_bounds__(THREADS, 4) attn_split_kernel(const params p, 
     }
 
     float m_run = -INFINITY, l_run = 0.0f; // the same in every thread
-    float acc[NACC];                      // VT: rows u*RPP + r8 over this lane's positions; else dims HPL*l8 + j
+    float acc[VPASS];                     // partial output of rows u*RPP + r8 over this lane's positions
 #pragma unroll
-    for (int u = 0; u < NACC; ++u) {
+    for (int u = 0; u < VPASS; ++u) {
         acc[u] = 0.0f;
     }
     for (int c = rank; c < nchunks; c += nsplit) {
@@ -337,22 +325,11 @@ __global__ void __launch_bounds__(THREADS, 4) attn_split_kernel(const params p, 
                 mk[u] = p.mask_f16 ? __half2float(((const half *) p.mask)[m_off + r]) : ((const float *) p.mask)[m_off + r];
             }
         }
-        uint4 wv[VPASS][VT ? 1 : KV16];
-        if constexpr (VT) {
-            const int pc = base + min(8*l8, len - 8);
+        const int pc = base + min(8*l8, len - 8);
+        uint4 wv[VPASS];
 #pragma unroll
-            for (int u = 0; u < VPASS; ++u) {
-                wv[u][0] = *(const uint4 *) (v + (u*RPP + r8)*p.v_nb1 + pc);
-            }
-        } else {
-#pragma unroll
-            for (int u = 0; u < VPASS; ++u) {
-                const uint4 * vr = (const uint4 *) (v + (base + min(u*RPP + r8, len - 1))*p.v_nb1 + HPL*l8);
-#pragma unroll
-                for (int j = 0; j < (VT ? 1 : KV16); ++j) {
-                    wv[u][j] = vr[j];
-                }
-            }
+        for (int u = 0; u < VPASS; ++u) {
+            wv[u] = *(const uint4 *) (v + (u*RPP + r8)*p.v_nb1 + pc);
         }
 
         // scores of the chunk: each row's dot reduced over its 8 lanes
@@ -398,37 +375,17 @@ __global__ void __launch_bounds__(THREADS, 4) attn_split_kernel(const params p, 
         l_run = l_run*alpha + csum;
         m_run = m_new;
 
-        if constexpr (VT) { // this lane's 8 positions times the rows of its passes
-            const float4 s0 = *(const float4 *) (s_s + 8*l8), s1 = *(const float4 *) (s_s + 8*l8 + 4);
-            const float e[8] = {expf(s0.x - m_use), expf(s0.y - m_use), expf(s0.z - m_use), expf(s0.w - m_use),
-                                expf(s1.x - m_use), expf(s1.y - m_use), expf(s1.z - m_use), expf(s1.w - m_use)};
+        // this lane's 8 positions times the rows of its passes
+        const float4 s0 = *(const float4 *) (s_s + 8*l8), s1 = *(const float4 *) (s_s + 8*l8 + 4);
+        const float e[8] = {expf(s0.x - m_use), expf(s0.y - m_use), expf(s0.z - m_use), expf(s0.w - m_use),
+                            expf(s1.x - m_use), expf(s1.y - m_use), expf(s1.z - m_use), expf(s1.w - m_use)};
 #pragma unroll
-            for (int u = 0; u < VPASS; ++u) {
-                const half2 * hw = (const half2 *) &wv[u][0];
-                const float2 f0 = __half22float2(hw[0]), f1 = __half22float2(hw[1]);
-                const float2 f2 = __half22float2(hw[2]), f3 = __half22float2(hw[3]);
-                acc[u] = acc[u]*alpha + (((f0.x*e[0] + f0.y*e[1]) + (f1.x*e[2] + f1.y*e[3])) +
-                                         ((f2.x*e[4] + f2.y*e[5]) + (f3.x*e[6] + f3.y*e[7])));
-            }
-        } else { // this thread's rows times its HPL dimensions
-#pragma unroll
-            for (int j = 0; j < NACC; ++j) {
-                acc[j] *= alpha;
-            }
-#pragma unroll
-            for (int u = 0; u < VPASS; ++u) {
-                const float e = expf(s_s[u*RPP + r8] - m_use);
-#pragma unroll
-                for (int j = 0; j < (VT ? 1 : KV16); ++j) {
-                    const half2 * hw = (const half2 *) &wv[u][j];
-#pragma unroll
-                    for (int i = 0; i < 4; ++i) {
-                        const float2 f = __half22float2(hw[i]);
-                        acc[8*j + 2*i]     = fmaf(f.x, e, acc[8*j + 2*i]);
-                        acc[8*j + 2*i + 1] = fmaf(f.y, e, acc[8*j + 2*i + 1]);
-                    }
-                }
-            }
+        for (int u = 0; u < VPASS; ++u) {
+            const half2 * hw = (const half2 *) &wv[u];
+            const float2 f0 = __half22float2(hw[0]), f1 = __half22float2(hw[1]);
+            const float2 f2 = __half22float2(hw[2]), f3 = __half22float2(hw[3]);
+            acc[u] = acc[u]*alpha + (((f0.x*e[0] + f0.y*e[1]) + (f1.x*e[2] + f1.y*e[3])) +
+                                     ((f2.x*e[4] + f2.y*e[5]) + (f3.x*e[6] + f3.y*e[7])));
         }
         if (c + nsplit < nchunks) {
             __syncthreads(); // s_s is rewritten by the next chunk
@@ -436,35 +393,14 @@ __global__ void __launch_bounds__(THREADS, 4) attn_split_kernel(const params p, 
     }
 
     // this CTA's partial into shared memory, then rank 0 combines the cluster's
-    if constexpr (VT) {
 #pragma unroll
-        for (int u = 0; u < NACC; ++u) {
-            float a = acc[u];
-            a += __shfl_xor_sync(0xffffffff, a, 4);
-            a += __shfl_xor_sync(0xffffffff, a, 2);
-            a += __shfl_xor_sync(0xffffffff, a, 1);
-            if (l8 == 0) {
-                o_s[u*RPP + r8] = a;
-            }
-        }
-    } else { // over the 4 row groups of a warp (lanes l8, l8 + 8, ..), then over the warps
-#pragma unroll
-        for (int j = 0; j < NACC; ++j) {
-            float a = acc[j];
-            a += __shfl_xor_sync(0xffffffff, a, 8);
-            a += __shfl_xor_sync(0xffffffff, a, 16);
-            if (lane < 8) {
-                o_w[VT ? 0 : warp][HPL*l8 + j] = a;
-            }
-        }
-        __syncthreads();
-        for (int d = tid; d < HD; d += THREADS) {
-            float a = 0.0f;
-#pragma unroll
-            for (int w = 0; w < (VT ? 1 : NW); ++w) {
-                a += o_w[w][d];
-            }
-            o_s[d] = a;
+    for (int u = 0; u < VPASS; ++u) {
+        float a = acc[u];
+        a += __shfl_xor_sync(0xffffffff, a, 4);
+        a += __shfl_xor_sync(0xffffffff, a, 2);
+        a += __shfl_xor_sync(0xffffffff, a, 1);
+        if (l8 == 0) {
+            o_s[u*RPP + r8] = a;
         }
     }
     if (tid == 0) {
@@ -521,11 +457,10 @@ static void launch_hd(const params & p, const dim3 grid, cudaStream_t stream) {
 }
 
 // The split kernel where the device runs sm_90 code (li.bulk: cc >= 9.0 and PTX >= 9.0); false: not launched.
-// VT: V transposed (positions contiguous), else V by position like K.
-template <int HD, bool VT>
+template <int HD>
 static bool launch_split(const params & p, const int n_head, const int n_tokens, const int n_stream, cudaStream_t stream) {
     static tq_mmv::launch_info cache[64];
-    const auto kernel = attn_split_kernel<HD, VT>;
+    const auto kernel = attn_split_kernel<HD>;
     const tq_mmv::launch_info & li = tq_mmv::get_launch_info(cache, kernel, THREADS, 0);
     if (!li.bulk) {
         return false;
@@ -553,8 +488,8 @@ static bool launch_split(const params & p, const int n_head, const int n_tokens,
 // (head, token, stream): split_ctas(n_kv) or 1.
 static inline int attn_vec(const params & p, const int hd, const int n_head, const int n_tokens, const int n_stream,
                            cudaStream_t stream) {
-    if (split_enabled() && (hd == 64 ? launch_split<64, true>(p, n_head, n_tokens, n_stream, stream)
-                                     : launch_split<128, true>(p, n_head, n_tokens, n_stream, stream))) {
+    if (split_enabled() && (hd == 64 ? launch_split<64>(p, n_head, n_tokens, n_stream, stream)
+                                     : launch_split<128>(p, n_head, n_tokens, n_stream, stream))) {
         return split_ctas(p.n_kv);
     }
     const dim3 grid(n_head, n_tokens, n_stream);
@@ -565,14 +500,6 @@ static inline int attn_vec(const params & p, const int hd, const int n_head, con
         pf ? launch_hd<128, true>(p, grid, stream) : launch_hd<128, false>(p, grid, stream);
     }
     return 1;
-}
-
-// ggml's FLASH_ATTN_EXT (V by position) on the split kernel; false where it cannot run (no sm_90 code): ggml's
-// flash-attention kernels run instead.
-static inline bool flash_attn_vec(const params & p, const int hd, const int n_head, const int n_tokens, const int n_stream,
-                                  cudaStream_t stream) {
-    return hd == 64 ? launch_split<64, false>(p, n_head, n_tokens, n_stream, stream)
-                    : launch_split<128, false>(p, n_head, n_tokens, n_stream, stream);
 }
 
 } // namespace tq_attn

@@ -13,31 +13,6 @@ static bool aligned16(const ggml_tensor * t) {
     return (uintptr_t) t->data % 16 == 0 && t->nb[1] % 16 == 0 && t->nb[2] % 16 == 0 && t->nb[3] % 16 == 0;
 }
 
-// The kernel parameters of q, k, v and the mask (element strides, broadcast ratios); dst is the caller's.
-static tq_attn::params operands(const ggml_tensor * q, const ggml_tensor * k, const ggml_tensor * v, const ggml_tensor * mask,
-                                const float scale, const int64_t n_head, const int64_t n_stream) {
-    tq_attn::params p = {};
-    p.q = (const float *) q->data;
-    p.k = (const half *) k->data;
-    p.v = (const half *) v->data;
-    p.q_nb1 = q->nb[1] / sizeof(float); p.q_nb2 = q->nb[2] / sizeof(float); p.q_nb3 = q->nb[3] / sizeof(float);
-    p.k_nb1 = k->nb[1] / sizeof(half);  p.k_nb2 = k->nb[2] / sizeof(half);  p.k_nb3 = k->nb[3] / sizeof(half);
-    p.v_nb1 = v->nb[1] / sizeof(half);  p.v_nb2 = v->nb[2] / sizeof(half);  p.v_nb3 = v->nb[3] / sizeof(half);
-    p.m_ne2 = p.m_ne3 = 1;
-    if (mask != nullptr) {
-        const size_t es = ggml_type_size(mask->type);
-        p.mask = mask->data;
-        p.mask_f16 = mask->type == GGML_TYPE_F16;
-        p.m_nb1 = mask->nb[1] / es; p.m_nb2 = mask->nb[2] / es; p.m_nb3 = mask->nb[3] / es;
-        p.m_ne2 = (int) mask->ne[2]; p.m_ne3 = (int) mask->ne[3];
-    }
-    p.n_kv = (int) k->ne[1];
-    p.head_ratio = (int) (n_head / k->ne[2]);
-    p.stream_ratio = (int) (n_stream / k->ne[3]);
-    p.scale = scale;
-    return p;
-}
-
 int ggml_cuda_tq_attn_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, const int i) {
     if (!tq_attn_enabled() || i + 2 >= cgraph->n_nodes) {
         return 0;
@@ -81,9 +56,27 @@ int ggml_cuda_tq_attn_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgrap
         return 0;
     }
 
-    tq_attn::params p = operands(q, k, v, mask, scale, n_head, n_stream);
+    tq_attn::params p = {};
+    p.q = (const float *) q->data;
+    p.k = (const half *) k->data;
+    p.v = (const half *) v->data;
     p.dst = (float *) kqv->data;
+    p.q_nb1 = q->nb[1] / sizeof(float);   p.q_nb2 = q->nb[2] / sizeof(float);   p.q_nb3 = q->nb[3] / sizeof(float);
+    p.k_nb1 = k->nb[1] / sizeof(half);    p.k_nb2 = k->nb[2] / sizeof(half);    p.k_nb3 = k->nb[3] / sizeof(half);
+    p.v_nb1 = v->nb[1] / sizeof(half);    p.v_nb2 = v->nb[2] / sizeof(half);    p.v_nb3 = v->nb[3] / sizeof(half);
     p.d_nb1 = kqv->nb[1] / sizeof(float); p.d_nb2 = kqv->nb[2] / sizeof(float); p.d_nb3 = kqv->nb[3] / sizeof(float);
+    p.m_ne2 = p.m_ne3 = 1;
+    if (mask != nullptr) {
+        const size_t es = ggml_type_size(mask->type);
+        p.mask = mask->data;
+        p.mask_f16 = mask->type == GGML_TYPE_F16;
+        p.m_nb1 = mask->nb[1] / es; p.m_nb2 = mask->nb[2] / es; p.m_nb3 = mask->nb[3] / es;
+        p.m_ne2 = (int) mask->ne[2]; p.m_ne3 = (int) mask->ne[3];
+    }
+    p.n_kv = (int) n_kv;
+    p.head_ratio = (int) (n_head / k->ne[2]);
+    p.stream_ratio = (int) (n_stream / k->ne[3]);
+    p.scale = scale;
     const int ctas = tq_attn::attn_vec(p, (int) hd, (int) n_head, (int) n_tokens, (int) n_stream, ctx.stream());
 
     static bool logged = false;
@@ -92,51 +85,4 @@ int ggml_cuda_tq_attn_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgrap
                 (long long) n_head, (long long) n_tokens, (long long) n_kv, ctas);
     }
     return 3;
-}
-
-static bool tq_flash_attn_enabled() {
-    static const bool enabled = tq_mmv::env_switch_on("TQ_GGUF_CUDA_ATTN_FA");
-    return enabled;
-}
-
-int ggml_cuda_tq_flash_attn(ggml_backend_cuda_context & ctx, ggml_tensor * dst) {
-    if (!tq_flash_attn_enabled() || dst->op != GGML_OP_FLASH_ATTN_EXT || dst->src[4] != nullptr) {
-        return 0;
-    }
-    const ggml_tensor * q = dst->src[0], * k = dst->src[1], * v = dst->src[2], * mask = dst->src[3];
-    const float scale = ggml_get_op_params_f32(dst, 0), max_bias = ggml_get_op_params_f32(dst, 1);
-    const float softcap = ggml_get_op_params_f32(dst, 2);
-    const int64_t hd = q->ne[0], n_kv = k->ne[1], n_tokens = q->ne[1], n_head = q->ne[2], n_stream = q->ne[3];
-    if (q->type != GGML_TYPE_F32 || k->type != GGML_TYPE_F16 || v->type != GGML_TYPE_F16 || dst->type != GGML_TYPE_F32 ||
-            max_bias != 0.0f || softcap != 0.0f || (mask != nullptr && mask->type != GGML_TYPE_F16)) {
-        return 0;
-    }
-    // shapes: q (hd, tokens, heads, streams), k and v (hd, n_kv, kv heads, streams), dst (hd, heads, tokens, streams)
-    if ((hd != 64 && hd != 128) || k->ne[0] != hd || v->ne[0] != hd || v->ne[1] != n_kv || v->ne[2] != k->ne[2] ||
-            v->ne[3] != k->ne[3] || n_head % k->ne[2] != 0 || n_stream % k->ne[3] != 0 || n_kv % 8 != 0 || n_kv < 8 ||
-            n_kv > tq_attn::MAX_KV || n_tokens < 1 || n_tokens > tq_attn::MAX_TOKENS || dst->ne[0] != hd ||
-            dst->ne[1] != n_head || dst->ne[2] != n_tokens || dst->ne[3] != n_stream) {
-        return 0;
-    }
-    if (q->nb[0] != sizeof(float) || dst->nb[0] != sizeof(float) || k->nb[0] != sizeof(half) || v->nb[0] != sizeof(half) ||
-            !aligned16(q) || !aligned16(k) || !aligned16(v) || dst->nb[1] % sizeof(float) != 0 ||
-            dst->nb[2] % sizeof(float) != 0 || dst->nb[3] % sizeof(float) != 0) {
-        return 0;
-    }
-    if (mask != nullptr && (mask->ne[0] < n_kv || mask->ne[1] < n_tokens || mask->nb[0] != sizeof(half) ||
-            n_head % mask->ne[2] != 0 || n_stream % mask->ne[3] != 0)) {
-        return 0;
-    }
-    tq_attn::params p = operands(q, k, v, mask, scale, n_head, n_stream);
-    p.dst = (float *) dst->data;
-    p.d_nb1 = dst->nb[2] / sizeof(float); p.d_nb2 = dst->nb[1] / sizeof(float); p.d_nb3 = dst->nb[3] / sizeof(float);
-    if (!tq_attn::flash_attn_vec(p, (int) hd, (int) n_head, (int) n_tokens, (int) n_stream, ctx.stream())) {
-        return 0;
-    }
-    static bool logged = false;
-    if (tq_mmv::log_first_time(logged)) {
-        fprintf(stderr, "tq_gguf: FLASH_ATTN_EXT on the split attention kernel (%lld heads, %lld tokens, n_kv %lld, %d CTAs per head)\n",
-                (long long) n_head, (long long) n_tokens, (long long) n_kv, tq_attn::split_ctas((int) n_kv));
-    }
-    return 1;
 }

@@ -9,9 +9,3 @@
 // multiple of 8), KQ and softmax read by nothing else. Returns 3 (the nodes run) or 0 (none; ggml runs them).
 // TQ_GGUF_CUDA_ATTN=0 turns it off (A/B).
 int ggml_cuda_tq_attn_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, int i);
-
-// ggml's FLASH_ATTN_EXT at decode (node dst) on the split attention kernel (sm_90 only; V by position): F16 K and V,
-// F32 Q, 1..8 tokens, head size 64 or 128, at most 1024 cache positions (a multiple of 8), F16 mask or none, no
-// ALiBi, no logit softcap, no sinks. Returns 1 (it ran) or 0 (ggml's flash-attention kernels run it).
-// TQ_GGUF_CUDA_ATTN_FA=0 turns it off (A/B).
-int ggml_cuda_tq_flash_attn(ggml_backend_cuda_context & ctx, ggml_tensor * dst);
