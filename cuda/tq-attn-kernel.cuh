@@ -9,8 +9,12 @@
 // time at tg128 (n_kv = 256; CUPTI trace, bench/results/gpu-h100-2026-11-22-s11), for under 1 MB of cache per
 // layer. Nothing here is specific to TQ weights: every model with F16 caches and flash attention off runs it.
 //
-// Layout: one CTA of 128 threads per (query head, token, stream); the CTAs of one KV head's query heads read
-// the same cache rows (from L2 after the first).
+// Two kernels: attn_split_kernel (sm_90, the default there; see its section below) splits a head's cache
+// positions over a thread-block cluster; attn_vec_kernel (below; other GPUs, and TQ_GGUF_CUDA_ATTN_SPLIT=0)
+// runs a head in one CTA.
+//
+// attn_vec_kernel's layout: one CTA of 128 threads per (query head, token, stream); the CTAs of one KV head's
+// query heads read the same cache rows (from L2 after the first).
 //   0. before waiting for the preceding kernel (PDL), the CTA asks L2 for its K and V rows (prefetch.L2: the
 //      cache's old positions; the newest, still being stored, is read after the wait). At most 168 registers
 //      and 5 KB of shared memory per CTA, so that the CTAs fit beside the Q/K/V mat-vec's and prefetch while
@@ -27,8 +31,9 @@
 // warp load); the coalesced reads here measured the same: the kernel ends 10-11 us after the Q/K/V launch
 // that feeds it (CUPTI critical path) either way, because its cache reads queue in DRAM behind the weight
 // prefetches of the projections that PDL has already launched. Tried and removed: letting the next kernel
-// launch only at this kernel's end (no early weight prefetch behind it): 507.2 vs 536.0 t/s, slower. Not
-// done: copying the old cache cells into shared memory before the PDL wait.
+// launch only at this kernel's end (no early weight prefetch behind it): 507.2 vs 536.0 t/s, slower. The
+// round trips, not the queueing, were the cost: the split kernel below, one round trip per chunk, ends ~4.8 us
+// after the Q/K/V mat-vec.
 // The sums run in F32 like ggml's (mul_mat_vec_f converts the halves, soft_max_f32 uses expf); only their
 // order differs.
 
@@ -240,11 +245,19 @@ __global__ void __launch_bounds__(THREADS, 3) attn_vec_kernel(const params p) {
 // one round trip; each CTA keeps its softmax partial (max m, sum l, unnormalised output o) with the
 // running-max rescale of flash attention, and rank 0 combines the cluster's partials through distributed
 // shared memory: out = sum_r exp(m_r - M) o_r / sum_r exp(m_r - M) l_r. No global scratch, no second launch.
+// Measured (H100, 8B-class tg128 without flash attention, bench/results/gpu-h100-2026-11-22-s14): TQ2_0 594.3 vs
+// 523.1 t/s with attn_vec_kernel (three interleaved rounds); CUPTI: it ends ~4.8 us after the Q/K/V mat-vec
+// instead of ~11.
 //   K: 8 lanes per row (HPL halves each), 16 rows per pass, SPLIT_CHUNK/16 passes;
 //   V (transposed): head dimension d is a row of positions; lane l8 of a row takes positions 8*l8 .. +7 of
 //   the chunk (a row piece is 8 x 16 bytes, coalesced), 16 rows per pass, HD/16 passes, reduced over the 8
 //   lanes at the end;
 //   scores of a chunk in shared memory, the chunk's max and sum computed by every warp alike (no barrier).
+// Tried and removed (session 14): ggml's FLASH_ATTN_EXT at decode on this kernel (V by position, read like K, each
+// thread keeping the partials of its HPL dimensions, reduced over lanes and warps at the end; hooked at the top of
+// ggml_cuda_flash_attn_ext). Upstream's 377 F16 FLASH_ATTN_EXT cases at 1 and 3 tokens passed, but 8B TQ2_0
+// tg128 with flash attention gained nothing: 609.9 vs 607.5 t/s with ggml's kernels (three interleaved rounds),
+// CUPTI critical path 196.6 us per token against 156.3 for this kernel on the transposed V cache.
 constexpr int SPLIT_CHUNK = 64;
 constexpr int MAX_SPLIT   = 8; // the portable cluster size
 
