@@ -649,7 +649,7 @@ template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const mv_segments segs, const int ntiles, const int * yq, const float2 * ym,
         const int nb, const int64_t row_bytes, const int ncols, const char * __restrict__ x_up, const int glu,
-        const mv_epilogues epis, const bool evict_first, const int prewait) {
+        const mv_epilogues epis, const bool evict_first) {
     constexpr int BS  = traits<type>::bs;
     constexpr int PW  = BS/2;              // words per block pair (33 / 27)
     constexpr int CW  = chunk<type, CB>::stride; // words per row per stage in shared memory
@@ -722,19 +722,15 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         }
     };
 
-    // the first prewait items before the wait (weights are never written by a preceding kernel), the rest of the
-    // STAGES - 1 after it
-    const int npre = prewait < 0 || prewait > STAGES - 1 ? STAGES - 1 : prewait;
+    // STAGES - 1 items before the wait (weights are never written by a preceding kernel). Measured (session 14,
+    // bench/results/gpu-h100-2026-11-22-s14, 8B-class tg128, three interleaved rounds): at most 1 item per warp
+    // before the wait, TQ2_0 593.0 vs 605.8 t/s; none, 528.9. The early weight stream does not delay the quantizer
+    // enough to matter; the head start is worth more (next step: deeper pre-wait prefetch into L2).
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s) {
-        if (s == npre) {
-            pdl_wait(); // yq, ym: written by tq_mmv_quantize
-        }
         issue(s, s);
     }
-    if (npre == STAGES - 1) {
-        pdl_wait();
-    }
+    pdl_wait(); // yq, ym: written by tq_mmv_quantize
     pdl_launch_dependents();
 
     float acc[4]    = {0.0f, 0.0f, 0.0f, 0.0f}; // x (gate), this tile
@@ -1013,13 +1009,6 @@ static inline bool log_first_time(bool & logged) {
     return true;
 }
 
-// TQ_GGUF_CUDA_MMV_PREWAIT=k: a mat-vec issues at most k weight items per warp before its PDL wait (A/B: does the
-// early weight stream delay the quantizer it waits for?); unset: all STAGES - 1.
-static inline int prewait_items() {
-    static const int k = getenv("TQ_GGUF_CUDA_MMV_PREWAIT") != nullptr ? atoi(getenv("TQ_GGUF_CUDA_MMV_PREWAIT")) : -1;
-    return k;
-}
-
 // TQ_GGUF_CUDA_MMV_EVICT_FIRST=0: the weight copies without the evict-first L2 policy (A/B; see weight_policy).
 // Measured (H100, bench/results/gpu-h100-2026-11-22-s14): 8B-class tg128 without flash attention, three interleaved
 // rounds, TQ2_0 609.0 vs 596.0 t/s (the rounds apart), TQ1_0 540.6 vs 536.7; the kernels alone (mat-vec harness,
@@ -1058,7 +1047,7 @@ static bool launch_k(const mv_args & a) {
     const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
     launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
            a.segs, ntiles, (const int *) a.yq, (const float2 *) a.ym, a.nb, a.row_bytes, a.ncols, o.x_up, o.glu,
-           o.epi != nullptr ? *o.epi : mv_epilogues{}, weights_evict_first(), prewait_items());
+           o.epi != nullptr ? *o.epi : mv_epilogues{}, weights_evict_first());
     return true;
 }
 
