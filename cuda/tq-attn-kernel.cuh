@@ -91,6 +91,28 @@ static __device__ __forceinline__ float cta_reduce(float v, float * red) {
     return r;
 }
 
+// The dot product of a K row with the query, the row spread over 8 consecutive lanes (HPL halves each, in
+// 16-byte pieces w; qv: the lane's HPL query values), reduced over the 8 lanes (all of them get it).
+template <int HPL>
+static __device__ __forceinline__ float k_row_dot(const uint4 (&w)[HPL/8], const float (&qv)[HPL]) {
+    float a0 = 0.0f, a1 = 0.0f;
+#pragma unroll
+    for (int j = 0; j < HPL/8; ++j) {
+        const half2 * hw = (const half2 *) &w[j];
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            const float2 f = __half22float2(hw[e]);
+            a0 = fmaf(f.x, qv[8*j + 2*e],     a0);
+            a1 = fmaf(f.y, qv[8*j + 2*e + 1], a1);
+        }
+    }
+    float dot = a0 + a1;
+    dot += __shfl_xor_sync(0xffffffff, dot, 4);
+    dot += __shfl_xor_sync(0xffffffff, dot, 2);
+    dot += __shfl_xor_sync(0xffffffff, dot, 1);
+    return dot;
+}
+
 static __device__ __forceinline__ void prefetch_l2(const void * ptr) {
     asm volatile("prefetch.global.L2 [%0];" :: "l"(ptr));
 }
@@ -155,21 +177,7 @@ __global__ void __launch_bounds__(THREADS, 3) attn_vec_kernel(const params p) {
         }
 #pragma unroll
         for (int u = 0; u < KUNR; ++u) {
-            float a0 = 0.0f, a1 = 0.0f;
-#pragma unroll
-            for (int j = 0; j < HPL/8; ++j) {
-                const half2 * hw = (const half2 *) &w[u][j];
-#pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    const float2 f = __half22float2(hw[e]);
-                    a0 = fmaf(f.x, qv[8*j + 2*e],     a0);
-                    a1 = fmaf(f.y, qv[8*j + 2*e + 1], a1);
-                }
-            }
-            float dot = a0 + a1;
-            dot += __shfl_xor_sync(0xffffffff, dot, 4);
-            dot += __shfl_xor_sync(0xffffffff, dot, 2);
-            dot += __shfl_xor_sync(0xffffffff, dot, 1);
+            const float dot = k_row_dot<HPL>(w[u], qv);
             const int r = r0 + u*KROWS;
             if (r < n_kv) {
                 float m = 0.0f;
@@ -348,21 +356,7 @@ __global__ void __launch_bounds__(THREADS, 4) attn_split_kernel(const params p, 
         // scores of the chunk: each row's dot reduced over its 8 lanes
 #pragma unroll
         for (int u = 0; u < KPASS; ++u) {
-            float a0 = 0.0f, a1 = 0.0f;
-#pragma unroll
-            for (int j = 0; j < KV16; ++j) {
-                const half2 * hw = (const half2 *) &wk[u][j];
-#pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    const float2 f = __half22float2(hw[e]);
-                    a0 = fmaf(f.x, qv[8*j + 2*e],     a0);
-                    a1 = fmaf(f.y, qv[8*j + 2*e + 1], a1);
-                }
-            }
-            float dot = a0 + a1;
-            dot += __shfl_xor_sync(0xffffffff, dot, 4);
-            dot += __shfl_xor_sync(0xffffffff, dot, 2);
-            dot += __shfl_xor_sync(0xffffffff, dot, 1);
+            const float dot = k_row_dot<HPL>(wk[u], qv);
             const int r = u*RPP + r8;
             if (l8 == 0) {
                 s_s[r] = r < len ? dot*p.scale + mk[u] : -INFINITY;
