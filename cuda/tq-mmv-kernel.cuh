@@ -242,47 +242,63 @@ __global__ void __launch_bounds__(128) tq_mmv_quantize_rms_norm(
 }
 
 // ---- helpers ----
+// cp.async, L2 cache policies and the int8 mma need sm_80. The kernels run on cc >= 8.0 only (the host checks);
+// for older targets of a multi-architecture build the helpers compile to nothing, so that the build goes through.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define TQ_MMV_AMPERE_AVAILABLE
+#endif
+
 template <int cpy>
 static __device__ __forceinline__ void cp_async(void * dst_smem, const void * src) {
+#ifdef TQ_MMV_AMPERE_AVAILABLE
     const unsigned int d = (unsigned int) __cvta_generic_to_shared(dst_smem);
     if (cpy == 16) {
         asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" :: "r"(d), "l"(src));
     } else {
         asm volatile("cp.async.ca.shared.global [%0], [%1], %2;\n" :: "r"(d), "l"(src), "n"(cpy));
     }
+#endif
 }
 
 // The same with an L2 cache policy (createpolicy: see weight_policy).
 template <int cpy>
 static __device__ __forceinline__ void cp_async(void * dst_smem, const void * src, const uint64_t policy) {
+#ifdef TQ_MMV_AMPERE_AVAILABLE
     const unsigned int d = (unsigned int) __cvta_generic_to_shared(dst_smem);
     if (cpy == 16) {
         asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2;\n" :: "r"(d), "l"(src), "l"(policy));
     } else {
         asm volatile("cp.async.ca.shared.global.L2::cache_hint [%0], [%1], %2, %3;\n" :: "r"(d), "l"(src), "n"(cpy), "l"(policy));
     }
+#endif
 }
 
 // The L2 policy of the weight copies. evict_first: a token streams every weight once (1.8 GB at 8B-class through
 // a 50 MB L2), so the weights are marked to go first and the small data that is read again (KV cache, norm
 // weights, activations, the residual stream) stays in L2; evict_normal: as a plain copy (A/B).
 static __device__ __forceinline__ uint64_t weight_policy(const bool evict_first) {
-    uint64_t p;
+    uint64_t p = 0;
+#ifdef TQ_MMV_AMPERE_AVAILABLE
     if (evict_first) {
         asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(p));
     } else {
         asm volatile("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;\n" : "=l"(p));
     }
+#endif
     return p;
 }
 
 static __device__ __forceinline__ void cp_async_commit() {
+#ifdef TQ_MMV_AMPERE_AVAILABLE
     asm volatile("cp.async.commit_group;\n" ::);
+#endif
 }
 
 template <int n>
 static __device__ __forceinline__ void cp_async_wait() {
+#ifdef TQ_MMV_AMPERE_AVAILABLE
     asm volatile("cp.async.wait_group %0;\n" :: "n"(n));
+#endif
 }
 
 // Hopper bulk copies (TMA, 1D): one instruction moves a whole row piece into shared memory and
@@ -362,6 +378,7 @@ static __device__ __forceinline__ void mbar_wait(uint64_t * bar, const uint32_t 
 template <bool a_unsigned>
 static __device__ __forceinline__ void mma_i8(int (&c)[4], const int a0, const int a1, const int a2, const int a3,
                                               const int b0, const int b1) {
+#ifdef TQ_MMV_AMPERE_AVAILABLE
     if (a_unsigned) {
         asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
             : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
@@ -371,6 +388,7 @@ static __device__ __forceinline__ void mma_i8(int (&c)[4], const int a0, const i
             : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
             : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
     }
+#endif
 }
 
 static __device__ __forceinline__ float h2f_lo(const uint32_t w) {
