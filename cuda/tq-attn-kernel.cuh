@@ -71,14 +71,22 @@ struct params {
     float   scale;
 };
 
-// The CTA's max or sum of v (every thread gets it); red: THREADS/32 floats of shared memory, free on entry.
-template <bool is_max>
-static __device__ __forceinline__ float cta_reduce(float v, float * red) {
+// The max or sum of v over each group of WIDTH consecutive lanes (WIDTH a power of 2 up to 32; every lane of
+// the group gets it).
+template <bool is_max, int WIDTH = 32>
+static __device__ __forceinline__ float lanes_reduce(float v) {
 #pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
+    for (int o = WIDTH/2; o > 0; o >>= 1) {
         const float u = __shfl_xor_sync(0xffffffff, v, o);
         v = is_max ? fmaxf(v, u) : v + u;
     }
+    return v;
+}
+
+// The CTA's max or sum of v (every thread gets it); red: THREADS/32 floats of shared memory, free on entry.
+template <bool is_max>
+static __device__ __forceinline__ float cta_reduce(float v, float * red) {
+    v = lanes_reduce<is_max>(v);
     if (threadIdx.x % 32 == 0) {
         red[threadIdx.x / 32] = v;
     }
@@ -106,11 +114,17 @@ static __device__ __forceinline__ float k_row_dot(const uint4 (&w)[HPL/8], const
             a1 = fmaf(f.y, qv[8*j + 2*e + 1], a1);
         }
     }
-    float dot = a0 + a1;
-    dot += __shfl_xor_sync(0xffffffff, dot, 4);
-    dot += __shfl_xor_sync(0xffffffff, dot, 2);
-    dot += __shfl_xor_sync(0xffffffff, dot, 1);
-    return dot;
+    return lanes_reduce<false, 8>(a0 + a1);
+}
+
+// This lane's HPL query values: q points at them (16-byte aligned).
+template <int HPL>
+static __device__ __forceinline__ void load_query_slice(const float * q, float (&qv)[HPL]) {
+#pragma unroll
+    for (int j = 0; j < HPL; j += 4) {
+        const float4 f = *(const float4 *) (q + j);
+        qv[j] = f.x; qv[j + 1] = f.y; qv[j + 2] = f.z; qv[j + 3] = f.w;
+    }
 }
 
 static __device__ __forceinline__ void prefetch_l2(const void * ptr) {
@@ -156,11 +170,7 @@ __global__ void __launch_bounds__(THREADS, 3) attn_vec_kernel(const params p) {
     // 1. this lane's slice of the query: halves [HPL*(lane % 8), +HPL) of a K row
     const int kl = lane % 8;
     float qv[HPL];
-#pragma unroll
-    for (int j = 0; j < HPL; j += 4) {
-        const float4 f = *(const float4 *) (q + HPL*kl + j);
-        qv[j] = f.x; qv[j + 1] = f.y; qv[j + 2] = f.z; qv[j + 3] = f.w;
-    }
+    load_query_slice<HPL>(q + HPL*kl, qv);
 
     // 2. scores: 8 lanes per K row (HPL halves each, coalesced), a warp 4 rows, KUNR steps' loads in flight
     float mx = -INFINITY;
@@ -233,10 +243,7 @@ __global__ void __launch_bounds__(THREADS, 3) attn_vec_kernel(const params p) {
         }
 #pragma unroll
         for (int u = 0; u < VUNR; ++u) {
-#pragma unroll
-            for (int o = 16; o > 0; o >>= 1) {
-                acc[u] += __shfl_xor_sync(0xffffffff, acc[u], o);
-            }
+            acc[u] = lanes_reduce<false>(acc[u]);
             const int d = d0 + u*NW;
             if (lane == 0 && d < HD) {
                 p.dst[d + t*p.d_nb1 + h*p.d_nb2 + s*p.d_nb3] = acc[u]*inv_sum;
@@ -315,11 +322,7 @@ __global__ void __launch_bounds__(THREADS, 4) attn_split_kernel(const params p, 
     tq_mmv::pdl_wait(); // q and the caches' newest positions come from the preceding kernels
 
     float qv[HPL];
-#pragma unroll
-    for (int j = 0; j < HPL; j += 4) {
-        const float4 f = *(const float4 *) (q + HPL*l8 + j);
-        qv[j] = f.x; qv[j + 1] = f.y; qv[j + 2] = f.z; qv[j + 3] = f.w;
-    }
+    load_query_slice<HPL>(q + HPL*l8, qv);
 
     float m_run = -INFINITY, l_run = 0.0f; // the same in every thread
     float acc[VPASS];                     // partial output of rows u*RPP + r8 over this lane's positions
@@ -366,19 +369,11 @@ __global__ void __launch_bounds__(THREADS, 4) attn_split_kernel(const params p, 
 
         // the chunk's max and exp-sum (every warp alike), the running rescale
         const float sa = s_s[lane], sb = s_s[lane + 32];
-        float cmax = fmaxf(sa, sb);
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            cmax = fmaxf(cmax, __shfl_xor_sync(0xffffffff, cmax, o));
-        }
+        const float cmax = lanes_reduce<true>(fmaxf(sa, sb));
         const float m_new = fmaxf(m_run, cmax);
         const float m_use = m_new == -INFINITY ? 0.0f : m_new; // everything so far masked out: exps are 0
         const float alpha = expf(m_run - m_use);
-        float csum = expf(sa - m_use) + expf(sb - m_use);
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            csum += __shfl_xor_sync(0xffffffff, csum, o);
-        }
+        const float csum = lanes_reduce<false>(expf(sa - m_use) + expf(sb - m_use));
         l_run = l_run*alpha + csum;
         m_run = m_new;
 
@@ -402,10 +397,7 @@ __global__ void __launch_bounds__(THREADS, 4) attn_split_kernel(const params p, 
     // this CTA's partial into shared memory, then rank 0 combines the cluster's
 #pragma unroll
     for (int u = 0; u < VPASS; ++u) {
-        float a = acc[u];
-        a += __shfl_xor_sync(0xffffffff, a, 4);
-        a += __shfl_xor_sync(0xffffffff, a, 2);
-        a += __shfl_xor_sync(0xffffffff, a, 1);
+        const float a = lanes_reduce<false, 8>(acc[u]);
         if (l8 == 0) {
             o_s[u*RPP + r8] = a;
         }
@@ -473,20 +465,8 @@ static bool launch_split(const params & p, const int n_head, const int n_tokens,
         return false;
     }
     const int nsplit = split_ctas(p.n_kv);
-    cudaLaunchAttribute attrs[2] = {};
-    attrs[0].id = cudaLaunchAttributeClusterDimension;
-    attrs[0].val.clusterDim.x = nsplit;
-    attrs[0].val.clusterDim.y = 1;
-    attrs[0].val.clusterDim.z = 1;
-    attrs[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attrs[1].val.programmaticStreamSerializationAllowed = 1;
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim  = dim3(nsplit, n_head, n_tokens*n_stream);
-    cfg.blockDim = dim3(THREADS, 1, 1);
-    cfg.stream   = stream;
-    cfg.attrs    = attrs;
-    cfg.numAttrs = li.pdl ? 2 : 1;
-    cudaLaunchKernelEx(&cfg, kernel, p, n_tokens);
+    tq_mmv::launch(kernel, dim3(nsplit, n_head, n_tokens*n_stream), dim3(THREADS, 1, 1), 0, stream, li.pdl,
+                   tq_mmv::cluster_x{nsplit}, p, n_tokens);
     return true;
 }
 

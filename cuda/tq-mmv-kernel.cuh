@@ -959,24 +959,46 @@ static const launch_info & get_launch_info(launch_info (&cache)[64], Kernel kern
     return li;
 }
 
+// Thread-block clusters of n CTAs along x (sm_90; 0: a launch without the cluster attribute).
+struct cluster_x {
+    int n = 0;
+};
+
+template <typename... KArgs, typename... Args>
+static void launch(void (*kernel)(KArgs...), const dim3 grid, const dim3 block, const int smem, cudaStream_t stream,
+                   const bool pdl, const cluster_x cluster, Args... args) {
+    if (!pdl && cluster.n == 0) {
+        kernel<<<grid, block, smem, stream>>>(args...);
+        return;
+    }
+    cudaLaunchAttribute attrs[2] = {};
+    unsigned int nattrs = 0;
+    if (cluster.n > 0) {
+        attrs[nattrs].id = cudaLaunchAttributeClusterDimension;
+        attrs[nattrs].val.clusterDim.x = cluster.n;
+        attrs[nattrs].val.clusterDim.y = 1;
+        attrs[nattrs].val.clusterDim.z = 1;
+        ++nattrs;
+    }
+    if (pdl) {
+        attrs[nattrs].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attrs[nattrs].val.programmaticStreamSerializationAllowed = 1;
+        ++nattrs;
+    }
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim          = grid;
+    cfg.blockDim         = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream           = stream;
+    cfg.attrs            = attrs;
+    cfg.numAttrs         = nattrs;
+    cudaLaunchKernelEx(&cfg, kernel, args...);
+}
+
 template <typename... KArgs, typename... Args>
 static void launch(void (*kernel)(KArgs...), const dim3 grid, const dim3 block, const int smem, cudaStream_t stream,
                    const bool pdl, Args... args) {
-    if (pdl) {
-        cudaLaunchAttribute attr;
-        attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-        attr.val.programmaticStreamSerializationAllowed = 1;
-        cudaLaunchConfig_t cfg = {};
-        cfg.gridDim          = grid;
-        cfg.blockDim         = block;
-        cfg.dynamicSmemBytes = smem;
-        cfg.stream           = stream;
-        cfg.attrs            = &attr;
-        cfg.numAttrs         = 1;
-        cudaLaunchKernelEx(&cfg, kernel, args...);
-    } else {
-        kernel<<<grid, block, smem, stream>>>(args...);
-    }
+    launch(kernel, grid, block, smem, stream, pdl, cluster_x{}, args...);
 }
 
 // What a mat-vec call does besides dst = x y for every segment (see mul_mat_vec_segments).
