@@ -12,12 +12,13 @@
 #                 without flash attention (ATTN_NO_FA: fused, TQ_GGUF_CUDA_ATTN=0, TQ_GGUF_CUDA_ATTN_SPLIT=0)
 #   sanitize      the TQ2_0/TQ1_0 cases (subset) and ATTN_NO_FA under compute-sanitizer memcheck and racecheck
 #   harness       bench/cuda_mmv_harness.cu (TQ mat-vec kernel alone: check + timing)
-#   harness-ab    the harness's default launches, as built (A) vs with $HARNESS_B_ENV (B), two rounds;
+#   harness-ab    the harness's default launches, as built (A) vs with $HARNESS_B_ENV (B; several B sides
+#                 separated by ';'), two rounds; $HARNESS_ARGS: ';'-separated harness argument lists (default none);
 #                 with HARNESS_B_BIN (a second prebuilt harness, e.g. .device/bin/harness-base), B is that
 #                 binary instead (an A/B of two kernel versions)
 #   harness-layer bench/cuda_layer_harness.cu: an 8B-class layer's mat-vecs in sequence (us per layer, with
 #                 and without the session-12 launch rules and the quantizers) against a read-only ceiling;
-#                 $LAYER_B_ENV set: two rounds as built (A) and with that environment (B)
+#                 $LAYER_B_ENV set: two rounds as built (A) and with each of its ';'-separated environments (B0, B1, ..)
 #   harness-ref   the same harness built from .device/ref/ (an earlier cuda_mmv_harness.cu and
 #                 tq-mmv-kernel.cuh, copied there by hand: an A/B of kernel versions in one run)
 #   profile       ncu (Speed Of Light, memory, occupancy, warp states, instruction mix) of the default
@@ -117,6 +118,14 @@ for stage in "$@"; do
     echo "## TQ_GGUF_CUDA_MMB=0 TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0" >> "$OUT/test-backend-ops.log"
     TQ_GGUF_CUDA_MMB=0 TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
     say "test MUL_MAT (MMQ only, TQ_GGUF_CUDA_MMB=0 TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0) rc=$?"
+    # TEST_B_ENV: the mat-vec ops again with that environment (a new launch option before it becomes a default)
+    if [ -n "${TEST_B_ENV:-}" ]; then
+      echo "## $TEST_B_ENV" >> "$OUT/test-backend-ops.log"
+      for op in MUL_MAT MUL_MAT_VEC_FUSION MUL_MAT_SHARED_SRC1 MUL_MAT_QKV_ROPE MUL_MAT_ATTN_OUT; do
+        env $TEST_B_ENV "$BIN/test-backend-ops" test -b CUDA0 -o $op -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+        say "test $op ($TEST_B_ENV) rc=$?"
+      done
+    fi
     say "test: $(grep -E 'tests passed' "$OUT/test-backend-ops.log" | tr -s ' ' | tr '\n' ';') FAIL lines: $(grep -c 'FAIL' "$OUT/test-backend-ops.log")"
     grep -E "FAIL" "$OUT/test-backend-ops.log" | head -20 ;;
   sanitize)
@@ -155,32 +164,45 @@ for stage in "$@"; do
     done
     grep -E "^\||fails|FAIL|^## " "$OUT/mmb-harness.log" | tee -a "$SUMMARY" ;;
   harness-layer)
-    # with LAYER_B_ENV: two interleaved rounds, as built (A) and with that environment (B)
+    # with LAYER_B_ENV: two interleaved rounds, as built (A) and with each environment of LAYER_B_ENV (B sides
+    # separated by ';', as AB_ENV)
     harness_binary layer_harness cuda_layer_harness.cu layer-harness-build.log
     if [ -z "${LAYER_B_ENV:-}" ]; then
       $H 5 > "$OUT/layer-harness.log" 2>&1
       say "harness-layer rc=$?"; grep -E "^\||fails|FAIL" "$OUT/layer-harness.log" | tee -a "$SUMMARY"
     else
+      IFS=';' read -ra B_SIDES <<< "$LAYER_B_ENV"
       for r in 1 2; do
         $H 5 > "$OUT/layer-harness-A-$r.log" 2>&1; say "harness-layer A round $r rc=$?"
-        env $LAYER_B_ENV $H 5 > "$OUT/layer-harness-B-$r.log" 2>&1; say "harness-layer B ($LAYER_B_ENV) round $r rc=$?"
+        for i in "${!B_SIDES[@]}"; do
+          b_env=$(echo ${B_SIDES[$i]})
+          env $b_env $H 5 > "$OUT/layer-harness-B$i-$r.log" 2>&1; say "harness-layer B$i ($b_env) round $r rc=$?"
+        done
       done
-      for f in "$OUT"/layer-harness-[AB]-*.log; do
+      for f in "$OUT"/layer-harness-A-*.log "$OUT"/layer-harness-B*-*.log; do
         echo "## $(basename "$f")"; grep -E "sequence, default launches|read ceiling|alone" "$f"
-      done | tee -a "$SUMMARY"
+      done > "$OUT/layer-harness-ab.txt"
+      python3 bench/layer_ab.py "$OUT"/layer-harness-A-*.log "$OUT"/layer-harness-B*-*.log | tee -a "$SUMMARY"
     fi ;;
   harness-ab)
-    # default launches only (TQ_HARNESS_DEFAULT_ONLY), A = as built vs B = with $HARNESS_B_ENV, two
-    # interleaved rounds
+    # default launches only (TQ_HARNESS_DEFAULT_ONLY), A = as built vs B = with $HARNESS_B_ENV (B sides separated
+    # by ';'), two interleaved rounds
     harness_bin
     HB=${HARNESS_B_BIN:-$H}; BENV=${HARNESS_B_ENV:-TQ_GGUF_CUDA_MMV_RULES=0}
     [ -n "${HARNESS_B_BIN:-}" ] && BENV=${HARNESS_B_ENV:-TQ_HARNESS_B=1}
+    IFS=';' read -ra B_SIDES <<< "$BENV"
+    # HARNESS_ARGS: ';'-separated argument lists of the harness (reps M K TYPE), each run on every side
+    IFS=';' read -ra H_ARGS <<< "${HARNESS_ARGS:- }"
     for r in 1 2; do
-      TQ_HARNESS_DEFAULT_ONLY=1 $H > "$OUT/harness-A-$r.log" 2>&1
-      env $BENV TQ_HARNESS_DEFAULT_ONLY=1 $HB > "$OUT/harness-B-$r.log" 2>&1
+      for a in "${H_ARGS[@]}"; do
+        TQ_HARNESS_DEFAULT_ONLY=1 $H $a >> "$OUT/harness-A-$r.log" 2>&1
+        for i in "${!B_SIDES[@]}"; do
+          env $(echo ${B_SIDES[$i]}) TQ_HARNESS_DEFAULT_ONLY=1 $HB $a >> "$OUT/harness-B$i-$r.log" 2>&1
+        done
+      done
     done
-    say "harness-ab (B: $HB $BENV): $(grep -h fails "$OUT"/harness-[AB]-*.log | tr '\n' ' ')"
-    python3 bench/harness_ab.py "$OUT"/harness-A-*.log "$OUT"/harness-B-*.log > "$OUT/harness-ab.md"
+    say "harness-ab (B: $HB $BENV): $(grep -h fails "$OUT"/harness-[AB]*-*.log | tr '\n' ' ')"
+    python3 bench/harness_ab.py "$OUT"/harness-A-*.log "$OUT"/harness-B*-*.log > "$OUT/harness-ab.md"
     cat "$OUT/harness-ab.md" >> "$SUMMARY" ;;
   harness-ref)
     [ -d .device/ref ] || { say "harness-ref: no .device/ref"; continue; }
