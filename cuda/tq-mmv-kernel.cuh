@@ -288,23 +288,6 @@ static __device__ __forceinline__ uint64_t weight_policy(const bool evict_first)
     return p;
 }
 
-// How a mat-vec streams its weights (host: stream_options).
-//   evict_first: the weight copies' L2 policy (see weight_policy);
-//   l2_ahead: a warp prefetches this many of its items past its shared-memory ring into L2 before its PDL
-//     wait (cp.async.bulk.prefetch.L2, sm_90): the DRAM stream of a launch then does not stop at the ring's
-//     depth while the kernel waits for its activations; 0 where the rows are not 16-byte aligned;
-//   l2_stream: and keeps that distance in the main loop (item j + STAGES - 1 + l2_ahead at item j);
-//   l2_normal: the prefetches with the evict_normal policy instead of the weights' own;
-//   early_launch: the next kernel may launch (PDL) before this one's wait instead of after it, so that the next
-//     mat-vec's CTAs, launched in turn by their quantizer, can start their own weight copies sooner.
-struct mv_stream {
-    bool evict_first  = true;
-    int  l2_ahead     = 0;
-    bool l2_stream    = false;
-    bool l2_normal    = false;
-    bool early_launch = false;
-};
-
 static __device__ __forceinline__ void cp_async_commit() {
 #ifdef TQ_MMV_AMPERE_AVAILABLE
     asm volatile("cp.async.commit_group;\n" ::);
@@ -369,14 +352,6 @@ static __device__ __forceinline__ void bulk_copy(void * dst, const void * src, c
 #ifdef TQ_MMV_BULK_AVAILABLE
     asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, [%3], %4;\n"
         :: "r"(smem_addr(dst)), "l"(src), "r"(bytes), "r"(smem_addr(bar)), "l"(policy) : "memory");
-#endif
-}
-
-// bytes (a multiple of 16, from a 16-byte aligned address) into L2, with an L2 cache policy; sm_90+ (elsewhere
-// a no-op: the prefetch is a hint).
-static __device__ __forceinline__ void bulk_prefetch_l2(const void * src, const uint32_t bytes, const uint64_t policy) {
-#ifdef TQ_MMV_BULK_AVAILABLE
-    asm volatile("cp.async.bulk.prefetch.L2.global.L2::cache_hint [%0], %1, %2;\n" :: "l"(src), "r"(bytes), "l"(policy) : "memory");
 #endif
 }
 
@@ -692,7 +667,7 @@ template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const mv_segments segs, const int ntiles, const int * yq, const float2 * ym,
         const int nb, const int64_t row_bytes, const int ncols, const char * __restrict__ x_up, const int glu,
-        const mv_epilogues epis, const mv_stream st) {
+        const mv_epilogues epis, const bool evict_first) {
     constexpr int BS  = traits<type>::bs;
     constexpr int PW  = BS/2;              // words per block pair (33 / 27)
     constexpr int CW  = chunk<type, CB>::stride; // words per row per stage in shared memory
@@ -702,8 +677,7 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
 
     const int lane = threadIdx.x, warp = threadIdx.y;
     const int g = lane / 4, t = lane % 4;
-    const uint64_t wpol = weight_policy(st.evict_first);
-    const uint64_t ppol = weight_policy(st.evict_first && !st.l2_normal); // of the L2 prefetches
+    const uint64_t wpol = weight_policy(evict_first);
     uint32_t * wbuf = tq_mmv_smem + warp*STAGES*ROWS*CW;
     float    * red  = (float *) (tq_mmv_smem + NW*STAGES*ROWS*CW); // [2][NW][2 matrices][ROWS][MAX_COLS]
     uint64_t * bars = (uint64_t *) (red + 4*NW*ROWS*MAX_COLS) + warp*STAGES; // BULK: one per stage
@@ -727,36 +701,15 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     auto tile_of  = [&](const int j) { return (int) blockIdx.x + (j / per_tile)*(int) gridDim.x; };
     auto chunk_of = [&](const int j) { return warp + NW*(j % per_tile); };
 
-    // item j's weights: its chunk's first byte in row 0 of the tile (rows row_bytes apart; rows past the
-    // matrix's last read that row instead), its first block and its matrix's row count
-    struct item_src { const char * src; int row0, nrows, kb0; };
-    auto source_of = [&](const int j) {
-        const int tile = tile_of(j);
-        const mv_segment sg = segment_of(segs, tile);
-        const int c   = chunk_of(j);
-        const int kb0 = (c < nchunks ? c : c - nchunks)*CB;
-        return item_src{(c < nchunks ? sg.x : x_up) + (int64_t) kb0*BS, (tile - sg.tile0)*ROWS, sg.nrows, kb0};
-    };
-
-    // Item j's rows into L2 (no shared memory, no completion to wait for; see l2_prefetch_items), from the
-    // 16-byte boundary below each row piece to the one above it (host: rows 16-byte aligned, so that stays
-    // inside the row).
-    auto prefetch_l2 = [&](const int j) {
-        if (j < nitems && lane < ROWS) {
-            const item_src is = source_of(j);
-            const uintptr_t p0 = (uintptr_t) (is.src + (int64_t) min(is.row0 + lane, is.nrows - 1)*row_bytes);
-            const uintptr_t a0 = p0 & ~(uintptr_t) 15, a1 = (p0 + min(CB, nb - is.kb0)*BS + 15) & ~(uintptr_t) 15;
-            bulk_prefetch_l2((const void *) a0, (uint32_t) (a1 - a0), ppol);
-        }
-    };
-
     auto issue = [&](const int j, const int stage) {
         if (j < nitems) {
-            const item_src is = source_of(j);
-            const int row0  = is.row0;
-            const int nrows = is.nrows;
-            const int kb0   = is.kb0;
-            const char * src = is.src;
+            const int tile = tile_of(j);
+            const mv_segment sg = segment_of(segs, tile);
+            const int row0  = (tile - sg.tile0)*ROWS;
+            const int nrows = sg.nrows;
+            const int c     = chunk_of(j);
+            const int kb0   = (c < nchunks ? c : c - nchunks)*CB;
+            const char * src = (c < nchunks ? sg.x : x_up) + (int64_t) kb0*BS;
             char * sb = (char *) (wbuf + stage*ROWS*CW);
             if (BULK) {
                 if (lane == 0) {
@@ -790,21 +743,19 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     // STAGES - 1 items before the wait (weights are never written by a preceding kernel). Measured (session 14,
     // bench/results/gpu-h100-2026-11-22-s14, 8B-class tg128, three interleaved rounds): at most 1 item per warp
     // before the wait, TQ2_0 593.0 vs 605.8 t/s; none, 528.9. The early weight stream does not delay the quantizer
-    // enough to matter; the head start is worth more (next step: deeper pre-wait prefetch into L2).
-    if (st.early_launch) {
-        pdl_launch_dependents();
-    }
+    // enough to matter; the head start is worth more.
+    // Tried and removed (session 15, bench/results/gpu-h100-2026-12-07-s15, 8B-class layer harness, two rounds):
+    //   * 2, 4, 8 or 32 more items per warp prefetched into L2 (cp.async.bulk.prefetch.L2) before the wait, also
+    //     kept that far ahead in the main loop, also with evict_normal: each step alone 1-4% faster, the layer
+    //     sequence 5% slower whatever the depth (TQ2_0 n = 1 45.8-46.1 vs 43.6 us per layer);
+    //   * pdl_launch_dependents() before the wait instead of after it (the next quantizer, and through it the next
+    //     mat-vec, launched sooner): TQ2_0 43.3 vs 43.6 us, TQ1_0 51.8 vs 48.0 (n = 1), 55.5 vs 50.0 (n = 4).
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s) {
         issue(s, s);
     }
-    for (int d = 0; d < st.l2_ahead; ++d) {
-        prefetch_l2(STAGES - 1 + d);
-    }
     pdl_wait(); // yq, ym: written by tq_mmv_quantize
-    if (!st.early_launch) {
-        pdl_launch_dependents();
-    }
+    pdl_launch_dependents();
 
     float acc[4]    = {0.0f, 0.0f, 0.0f, 0.0f}; // x (gate), this tile
     float acc_up[4] = {0.0f, 0.0f, 0.0f, 0.0f}; // x_up
@@ -848,9 +799,6 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     int buf = 0; // reduction buffer of the current tile
     for (int j = 0; j < nitems; ++j) {
         issue(j + STAGES - 1, (j + STAGES - 1) % STAGES); // refills the slot consumed at j - 1
-        if (st.l2_stream) {
-            prefetch_l2(j + STAGES - 1 + st.l2_ahead);
-        }
 
         const bool up   = chunk_of(j) >= nchunks; // chunk of x_up
         const int  kb0  = kb0_of(j);
@@ -1085,21 +1033,16 @@ static inline int total_tiles(const mv_args & a) {
     return last.tile0 + (last.nrows + ROWS - 1) / ROWS;
 }
 
-// An integer from the environment (the TQ_GGUF_CUDA_* settings): fallback unless the variable is a number.
-static inline int env_int(const char * name, const int fallback) {
-    const char * e = getenv(name);
-    if (e == nullptr) {
-        return fallback;
-    }
-    char * end = nullptr;
-    const long v = strtol(e, &end, 10);
-    return end == e || *end != '\0' ? fallback : (int) v;
-}
-
 // An on/off switch from the environment (the TQ_GGUF_CUDA_* A/B switches): on unless the variable is set
 // to a number equal to 0 ("0", "00"); any other value leaves it on.
 static inline bool env_switch_on(const char * name) {
-    return env_int(name, 1) != 0;
+    const char * e = getenv(name);
+    if (e == nullptr) {
+        return true;
+    }
+    char * end = nullptr;
+    const long v = strtol(e, &end, 10);
+    return end == e || *end != '\0' || v != 0;
 }
 
 // TQ_GGUF_CUDA_LOG set: true the first time for each `logged` flag (a fusion says once that it applies).
@@ -1119,35 +1062,6 @@ static inline bool log_first_time(bool & logged) {
 static inline bool weights_evict_first() {
     static const bool on = env_switch_on("TQ_GGUF_CUDA_MMV_EVICT_FIRST");
     return on;
-}
-
-// The OR of the addresses of every matrix of a call: its alignment.
-static inline uintptr_t matrices_alignment(const mv_args & a) {
-    uintptr_t xa = (uintptr_t) a.opt.x_up;
-    for (int s = 0; s < a.segs.n; ++s) {
-        xa |= (uintptr_t) a.segs.s[s].x;
-    }
-    return xa;
-}
-
-// The weight stream of a launch (mv_stream). TQ_GGUF_CUDA_MMV_L2PF=N: N items of each warp prefetched into L2
-// before the PDL wait; TQ_GGUF_CUDA_MMV_L2PF_STREAM=1: that distance kept in the main loop;
-// TQ_GGUF_CUDA_MMV_L2PF_NORMAL=1: the prefetches with the evict_normal policy; TQ_GGUF_CUDA_MMV_EARLY_LAUNCH=1:
-// the next kernel launched before the wait (A/B switches).
-static inline mv_stream stream_options(const mv_args & a) {
-    static const int  ahead  = env_int("TQ_GGUF_CUDA_MMV_L2PF", 0);
-    static const bool stream = env_int("TQ_GGUF_CUDA_MMV_L2PF_STREAM", 0) != 0;
-    static const bool normal = env_int("TQ_GGUF_CUDA_MMV_L2PF_NORMAL", 0) != 0;
-    static const bool early  = env_int("TQ_GGUF_CUDA_MMV_EARLY_LAUNCH", 0) != 0;
-    mv_stream st;
-    st.evict_first  = weights_evict_first();
-    st.early_launch = early;
-    if (matrices_alignment(a) % 16 == 0 && a.row_bytes % 16 == 0) { // prefetches round to 16 bytes inside a row
-        st.l2_ahead  = ahead > 0 ? ahead : 0;
-        st.l2_stream = stream && ahead > 0;
-        st.l2_normal = normal;
-    }
-    return st;
 }
 
 // Quantize (unless a.opt.quantize is false) and launch; false, launching nothing, where this is the bulk-copy
@@ -1179,7 +1093,7 @@ static bool launch_k(const mv_args & a) {
     const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
     launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
            a.segs, ntiles, (const int *) a.yq, (const float2 *) a.ym, a.nb, a.row_bytes, a.ncols, o.x_up, o.glu,
-           o.epi != nullptr ? *o.epi : mv_epilogues{}, stream_options(a));
+           o.epi != nullptr ? *o.epi : mv_epilogues{}, weights_evict_first());
     return true;
 }
 
@@ -1220,7 +1134,10 @@ static void launch_nw(const mv_args & a) {
     constexpr int BS    = traits<type>::bs;
     constexpr int bytes = chunk<type, CB>::bytes; // of a full chunk, per row
     const int tail = (a.nb % CB)*BS;              // bytes of a partial last chunk (0 if none)
-    const uintptr_t xa = matrices_alignment(a);
+    uintptr_t xa = (uintptr_t) a.opt.x_up; // alignment of every matrix: the OR of their addresses
+    for (int s = 0; s < a.segs.n; ++s) {
+        xa |= (uintptr_t) a.segs.s[s].x;
+    }
     if (CB == 8 && xa % 16 == 0 && a.row_bytes % 16 == 0 && tail == 0 && a.allow_bulk &&
             launch_kp<type, COPY_BULK, NW, STAGES, CB>(a)) {
         return;
