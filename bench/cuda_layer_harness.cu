@@ -107,40 +107,18 @@ int main(int argc, char ** argv) {
         float *x, *dq, *dk, *dv, *h; int * yq; float2 * ym;
         CK(cudaMalloc(&dq, (size_t) K*8*4)); CK(cudaMalloc(&dk, (size_t) KV*8*4)); CK(cudaMalloc(&dv, (size_t) KV*8*4));
         CK(cudaMalloc(&h, (size_t) FF*8*4)); CK(cudaMalloc(&yq, (size_t) FF*8)); CK(cudaMalloc(&ym, (size_t) FF/256*8*sizeof(float2)));
-        // producer quantization (mv_qnext): O -> gate/up input (norm) in A, gate/up -> down input in B, down ->
-        // the next Q/K/V input (norm) in A; the counters and sums of squares shared, as in the model
-        int * yq_next[2]; float2 * ym_next[2]; unsigned int * qcount; float * qss;
-        for (int i = 0; i < 2; ++i) {
-            CK(cudaMalloc(&yq_next[i], (size_t) FF*8)); CK(cudaMalloc(&ym_next[i], (size_t) FF/256*8*sizeof(float2)));
-        }
-        CK(cudaMalloc(&qcount, (FF/256 + 1)*sizeof(unsigned int))); CK(cudaMemset(qcount, 0, (FF/256 + 1)*sizeof(unsigned int)));
-        CK(cudaMalloc(&qss, (size_t) 8*FF/256*sizeof(float)));
 
         for (const int n : {1, 4}) {
             std::vector<float> hx;
             x = device_normal(rng, (size_t) K*n, &hx); // the residual stream
             int variant[4] = {0, 0, 0, 0}; // launch shape per step (mv_options::variant)
             bool skip_quantizers = false;  // the mat-vecs alone (stale activations): what the quantizers cost
-            bool qnext[4] = {false, false, false, false}; // step i's input quantized by step i-1 (mv_qnext)
             auto run = [&](const int stepi, const mv_segments & segs, const float * y, const int nb, const int64_t row_bytes,
                            mv_options opt) {
                 opt.variant  = variant[stepi];
                 opt.quantize = !skip_quantizers;
-                int * q = yq; float2 * m = ym;
-                if (qnext[stepi]) { // quantized by the step before: its buffers, no quantizer
-                    q = yq_next[stepi == 3]; m = ym_next[stepi == 3];
-                    opt.quantize = false;
-                }
-                const int next = (stepi + 1) % 4;
-                if (qnext[next]) { // this step quantizes the next one's input
-                    opt.qnext.yq = yq_next[next == 3]; opt.qnext.ym = ym_next[next == 3];
-                    opt.qnext.count = qcount; opt.qnext.ss = qss;
-                    opt.qnext.norm_w = next == 0 ? norm_attn : next == 2 ? norm_ffn : nullptr;
-                    opt.qnext.norm_eps = 1e-5f;
-                    opt.qnext.nb = segs.s[0].nrows/256;
-                }
-                if (type == TQ2) mul_mat_vec_segments<TQ2>(segs, y, q, m, nb, row_bytes, n, nb*256, st, opt);
-                else             mul_mat_vec_segments<TQ1>(segs, y, q, m, nb, row_bytes, n, nb*256, st, opt);
+                if (type == TQ2) mul_mat_vec_segments<TQ2>(segs, y, yq, ym, nb, row_bytes, n, nb*256, st, opt);
+                else             mul_mat_vec_segments<TQ1>(segs, y, yq, ym, nb, row_bytes, n, nb*256, st, opt);
             };
             mv_options norm_opt;
             norm_opt.norm_w = norm_attn; norm_opt.norm_eps = 1e-5f;
@@ -215,58 +193,6 @@ int main(int argc, char ** argv) {
                 }
                 CK(cudaFree(dxn)); CK(cudaFree(ref));
             }
-            // Producer quantization (mv_qnext) against the quantizer kernels: a layer's steps with each input
-            // quantized by the step before vs by its quantizer, from the same residual; every output agrees to ~1e-5
-            // of its RMS (the same quantized values up to rounding).
-            {
-                auto snapshot = [&](std::vector<float> (&o)[4]) {
-                    const float * outs[4] = {dq, x, h, x};
-                    const size_t sizes[4] = {(size_t) K*n, (size_t) K*n, (size_t) FF*n, (size_t) K*n};
-                    CK(cudaMemcpy(x, hx.data(), hx.size()*4, cudaMemcpyHostToDevice));
-                    const layer_weights & w = L[1];
-                    for (int si = 0; si < 4; ++si) {
-                        if (si == 0) qkv(w);
-                        if (si == 1) out_proj(w);
-                        if (si == 2) gate_up(w);
-                        if (si == 3) down(w);
-                        CK(cudaStreamSynchronize(st)); CK(cudaGetLastError());
-                        o[si].resize(sizes[si]);
-                        CK(cudaMemcpy(o[si].data(), outs[si], sizes[si]*4, cudaMemcpyDeviceToHost));
-                    }
-                };
-                std::vector<float> ref[4], got[4];
-                snapshot(ref);
-                qnext[2] = qnext[3] = true; // O quantizes gate/up's input, gate/up down's (Q/K/V: its quantizer)
-                snapshot(got);
-                qnext[2] = qnext[3] = false;
-                const char * names[4] = {"Q", "O + add", "gate/up (input from O)", "down (input from gate/up)"};
-                for (int si = 1; si < 4; ++si) {
-                    double se = 0, sr = 0;
-                    for (size_t i = 0; i < ref[si].size(); ++i) {
-                        se += (double) (got[si][i] - ref[si][i])*(got[si][i] - ref[si][i]); sr += (double) ref[si][i]*ref[si][i];
-                    }
-                    const double rel = sqrt(se/(sr > 0 ? sr : 1));
-                    const bool ok = std::isfinite(rel) && rel < 1e-3;
-                    printf("check %s n=%d %s: producer quantization vs quantizer: rel rms err %.2e %s\n", tname, n, names[si], rel, ok ? "ok" : "FAIL");
-                    fails += !ok;
-                }
-                // down quantizes the next Q/K/V input: Q/K/V from it vs from its quantizer (after the same down)
-                std::vector<float> q_ref((size_t) K*n), q_got((size_t) K*n);
-                for (const int produced : {0, 1}) {
-                    CK(cudaMemcpy(x, hx.data(), hx.size()*4, cudaMemcpyHostToDevice));
-                    qnext[0] = produced;
-                    down(L[2]); qkv(L[3]);
-                    CK(cudaStreamSynchronize(st)); CK(cudaGetLastError());
-                    CK(cudaMemcpy((produced ? q_got : q_ref).data(), dq, (size_t) K*n*4, cudaMemcpyDeviceToHost));
-                }
-                qnext[0] = false;
-                double se = 0, sr = 0;
-                for (size_t i = 0; i < q_ref.size(); ++i) { se += (double) (q_got[i] - q_ref[i])*(q_got[i] - q_ref[i]); sr += (double) q_ref[i]*q_ref[i]; }
-                const double rel = sqrt(se/(sr > 0 ? sr : 1));
-                const bool ok = std::isfinite(rel) && rel < 1e-3;
-                printf("check %s n=%d Q/K/V (input from down): producer quantization vs quantizer: rel rms err %.2e %s\n", tname, n, rel, ok ? "ok" : "FAIL");
-                fails += !ok;
-            }
             struct step { const char * name; std::function<void(const layer_weights &)> fn; size_t bytes; };
             const step steps[] = {{"Q/K/V (norm)", qkv, sq + 2*skv}, {"O + add", out_proj, so},
                                   {"gate/up + SwiGLU (norm)", gate_up, 2*sff}, {"down + add", down, sdown}};
@@ -290,19 +216,6 @@ int main(int argc, char ** argv) {
             skip_quantizers = true;
             sequence("sequence, default launches, no quantizers");
             skip_quantizers = false;
-            // producer quantization (mv_qnext): of down's input only (plain), of gate/up's and down's, of all
-            // three mat-vec -> mat-vec inputs (O's stays with its quantizer: it comes from the attention)
-            for (const int round : {0, 1}) {
-                sequence("sequence, producer-quantized: none");
-                qnext[3] = true;
-                sequence("sequence, producer-quantized: down");
-                qnext[2] = true;
-                sequence("sequence, producer-quantized: gate/up, down");
-                qnext[0] = true;
-                sequence("sequence, producer-quantized: gate/up, down, Q/K/V");
-                qnext[0] = qnext[2] = qnext[3] = false;
-                (void) round;
-            }
             for (const int round : {0, 1}) { // A/B/A/B
                 for (const int rules : {0, 1}) {
                     mmv_layer_rules_s12 = rules;
@@ -337,8 +250,6 @@ int main(int argc, char ** argv) {
         for (layer_weights & w : L) CK(cudaFree(w.base));
         CK(cudaFree(norm_attn)); CK(cudaFree(norm_ffn)); CK(cudaFree(dq)); CK(cudaFree(dk)); CK(cudaFree(dv));
         CK(cudaFree(h)); CK(cudaFree(yq)); CK(cudaFree(ym));
-        for (int i = 0; i < 2; ++i) { CK(cudaFree(yq_next[i])); CK(cudaFree(ym_next[i])); }
-        CK(cudaFree(qcount)); CK(cudaFree(qss));
     }
     printf("\n8B-class layer (32 layers of their own weights), us per layer:\n"
            "| type | n | what | us | weight GB/s |\n|---|---|---|---|---|\n");

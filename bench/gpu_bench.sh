@@ -9,7 +9,7 @@
 #                 fused gate/up + GLU mat-vec (MUL_MAT_VEC_FUSION) and one-input mat-vecs with or without the
 #                 RMS norm in front (MUL_MAT_SHARED_SRC1) case, Q/K/V + rope + cache stores (MUL_MAT_QKV_ROPE),
 #                 attention output CONT + projection + residual (MUL_MAT_ATTN_OUT), a layer's chain of mat-vecs
-#                 quantizing each other's inputs (MUL_MAT_CHAIN; and with TQ_GGUF_CUDA_MMV_QNEXT=0), and the attention
+#                 (MUL_MAT_CHAIN), and the attention
 #                 without flash attention (ATTN_NO_FA: fused, TQ_GGUF_CUDA_ATTN=0, TQ_GGUF_CUDA_ATTN_SPLIT=0)
 #   sanitize      the TQ2_0/TQ1_0 cases (subset) and ATTN_NO_FA under compute-sanitizer memcheck and racecheck
 #   harness       bench/cuda_mmv_harness.cu (TQ mat-vec kernel alone: check + timing)
@@ -94,14 +94,9 @@ for stage in "$@"; do
       "$BIN/test-backend-ops" test -b CUDA0 -o $op -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
       say "test $op rc=$?"
     done
-    # a layer's chain of mat-vecs, each quantizing the next one's input (TQ_GGUF_CUDA_LOG=1: says that it applies),
-    # and again with the quantizer kernels (TQ_GGUF_CUDA_MMV_QNEXT=0)
-    TQ_GGUF_CUDA_LOG=1 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_CHAIN -p 'tq[12]_0' > "$OUT/test-chain.log" 2>&1
-    rc=$?; cat "$OUT/test-chain.log" >> "$OUT/test-backend-ops.log"
-    say "test MUL_MAT_CHAIN rc=$rc (producer quantization: $(grep -c 'quantized by the mat-vec before it' "$OUT/test-chain.log") log line)"
-    echo "## TQ_GGUF_CUDA_MMV_QNEXT=0" >> "$OUT/test-backend-ops.log"
-    TQ_GGUF_CUDA_MMV_QNEXT=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_CHAIN -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
-    say "test MUL_MAT_CHAIN (TQ_GGUF_CUDA_MMV_QNEXT=0) rc=$?"
+    # a layer's chain of mat-vecs (O + residual, FFN norm, gate/up + GLU, down + residual, the next norm and Q/K/V)
+    "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_CHAIN -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+    say "test MUL_MAT_CHAIN rc=$?"
     # the attention block again with rope and the cache stores left to ggml (TQ_GGUF_CUDA_MMV_ROPE=0)
     echo "## TQ_GGUF_CUDA_MMV_ROPE=0" >> "$OUT/test-backend-ops.log"
     TQ_GGUF_CUDA_MMV_ROPE=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_QKV_ROPE -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1

@@ -592,124 +592,6 @@ static __device__ __forceinline__ mv_epilogue epilogue_of(const mv_epilogues & e
     return e.e[0];
 }
 
-// The quantization of a launch's output for the next mat-vec, done by the launch itself (no quantizer kernel, no
-// kernel boundary between the two mat-vecs). One matrix per launch, rows a multiple of 256: output row r is
-// activation r of the next mat-vec, whose block b is rows 256b..256b+255 of this one, 256/ROWS tiles. The CTA that
-// finishes a block's last tile (count[b], device-wide) quantizes it as tq_mmv_quantize does, into yq / ym (the next
-// launch's buffers: never the ones this launch reads). With norm_w: the next activations are rms_norm(dst)*norm_w
-// (ggml's RMS_NORM and MUL in front of the next mat-vec): each block is quantized as dst*norm_w, its sum of squares
-// of dst kept in ss, and the CTA that finishes the last block (count[nb]) scales every block's (d, d*sum) by the
-// column's 1/rms: quantizing v or c*v gives the same q, with d scaled by c. The counters are left at zero.
-enum : int { EPI_NONE = 0, EPI_ROPE = 1, EPI_QNEXT = 2 }; // tq_mmv_kernel's epilogue kinds
-
-struct mv_qnext {
-    int          * yq     = nullptr; // [col][block][64 ints], in the next launch's K order (its type's)
-    float2       * ym     = nullptr; // [block][MAX_COLS]
-    unsigned int * count  = nullptr; // nb + 1 counters, zero between launches
-    float        * ss     = nullptr; // norm_w: [col][block] sums of squares
-    const float  * norm_w = nullptr; // not null: RMS norm with this weight (nb*256 floats)
-    float          norm_eps = 0.0f;
-    int            nb = 0;           // blocks of the next activations (this launch's rows / 256)
-};
-
-// Block b of column col of dst (256 floats written by other CTAs of this launch: read through L2), quantized in
-// the K order of `type` into out; with wb, as dst*wb. Returns (d, d*sum) to every lane; ss: the sum of squares of
-// the 256 dst values.
-template <int type>
-static __device__ __forceinline__ float2 quantize_written_block(const float * xb, const float * wb, int * out, const int lane,
-                                                                float & ss) {
-    float4 e[2];
-    ss = 0.0f;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        const int o = 2*lane + h;
-        const int k = tq_mmv_elem<type>(o / 16, o % 16);
-        e[h] = __ldcg((const float4 *) (xb + k));
-        ss += e[h].x*e[h].x + e[h].y*e[h].y + e[h].z*e[h].z + e[h].w*e[h].w;
-        if (wb != nullptr) {
-            const float4 w = *(const float4 *) (wb + k);
-            e[h] = make_float4(e[h].x*w.x, e[h].y*w.y, e[h].z*w.z, e[h].w*w.w);
-        }
-    }
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-        ss += __shfl_xor_sync(0xffffffff, ss, o);
-    }
-    return quantize_loaded(e, out, lane);
-}
-
-// Called by every thread of a CTA once it has written rows row0..row0+ROWS-1 of dst (every column): counts the
-// tile and, in the CTA that completes a block (and, with a norm, the last block), quantizes (mv_qnext). In the
-// EPI_QNEXT kernels only: as a call (__noinline__) in every kernel it changed their register allocation (e.g.
-// 171 -> 138), the change that cost 23-50% once before (see mv_epilogue).
-template <int type>
-static __device__ __forceinline__ void quantize_next(const mv_qnext qn, const float * dst, const int64_t stride_dst,
-                                                  const int row0, const int ncols) {
-    __shared__ int last;
-    const int lane = threadIdx.x, warp = threadIdx.y, nw = blockDim.y;
-    const bool leader = lane == 0 && warp == 0;
-    const int b = row0 / 256;
-    __threadfence(); // this thread's rows of dst, before the tile is counted
-    __syncthreads();
-    if (leader) {
-        last = atomicAdd(&qn.count[b], 1u) == 256/ROWS - 1;
-    }
-    __syncthreads();
-    if (!last) {
-        return;
-    }
-    __threadfence(); // the block's other tiles, counted before ours, are visible
-    for (int col = warp; col < MAX_COLS; col += nw) {
-        float2 dm = make_float2(0.0f, 0.0f);
-        float ss = 0.0f;
-        if (col < ncols) {
-            dm = quantize_written_block<type>(dst + col*stride_dst + (int64_t) b*256, qn.norm_w ? qn.norm_w + (int64_t) b*256 : nullptr,
-                                              qn.yq + ((int64_t) col*qn.nb + b)*64, lane, ss);
-        }
-        if (lane == 0) {
-            qn.ym[(int64_t) b*MAX_COLS + col] = dm;
-            if (qn.norm_w != nullptr && col < ncols) {
-                qn.ss[(int64_t) col*qn.nb + b] = ss;
-            }
-        }
-    }
-    if (leader) {
-        qn.count[b] = 0;
-    }
-    if (qn.norm_w == nullptr) {
-        return;
-    }
-    __threadfence(); // this block's ym and ss, before it is counted
-    __syncthreads();
-    if (leader) {
-        last = atomicAdd(&qn.count[qn.nb], 1u) == (unsigned int) qn.nb - 1;
-    }
-    __syncthreads();
-    if (!last) {
-        return;
-    }
-    __threadfence();
-    for (int col = warp; col < ncols; col += nw) {
-        float ss = 0.0f;
-        for (int i = lane; i < qn.nb; i += 32) {
-            ss += __ldcg(qn.ss + (int64_t) col*qn.nb + i);
-        }
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            ss += __shfl_xor_sync(0xffffffff, ss, o);
-        }
-        const float scale = rsqrtf(ss/(float) (qn.nb*256) + qn.norm_eps);
-        for (int i = lane; i < qn.nb; i += 32) {
-            float2 * m = qn.ym + (int64_t) i*MAX_COLS + col;
-            const float2 v = __ldcg(m);
-            *m = make_float2(v.x*scale, v.y*scale);
-        }
-    }
-    if (leader) {
-        qn.count[qn.nb] = 0;
-    }
-}
-
 // One weight block (both row halves of the tile) times the activation block: accumulates acc.
 template <int type>
 static __device__ __forceinline__ void tq_mmv_block(
@@ -777,16 +659,15 @@ static __device__ __forceinline__ void tq_mmv_block(
 // projection, the segment the gate); a tile then has the chunks of both matrices (chunk c >= nchunks:
 // x_up) and the epilogue writes glu(gate row, up row) (GLU_SWIGLU: silu(g)*u, GLU_GEGLU: gelu(g)*u), as
 // ggml's fused MUL_MAT x2 + GLU.
-// EPI: what the epilogue does besides writing the results, each kind a separate instantiation so that the other
-// launches keep their code (see mv_epilogue): EPI_ROPE applies epis (the rope / store of each matrix; no x_up),
-// EPI_QNEXT quantizes the output for the next mat-vec (qn; one matrix, see mv_qnext).
+// EPI: the epilogue applies epis (the rope / store of each matrix; no x_up): a separate instantiation, so
+// that the other launches keep their code (see mv_epilogue).
 // DEEP: activations prefetched 3 blocks ahead across chunk boundaries instead of 1 block ahead within a
 // chunk (see deep_prefetch_rule).
-template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, int EPI>
+template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const mv_segments segs, const int ntiles, const int * yq, const float2 * ym,
         const int nb, const int64_t row_bytes, const int ncols, const char * __restrict__ x_up, const int glu,
-        const mv_epilogues epis, const bool evict_first, const mv_qnext qn) {
+        const mv_epilogues epis, const bool evict_first) {
     constexpr int BS  = traits<type>::bs;
     constexpr int PW  = BS/2;              // words per block pair (33 / 27)
     constexpr int CW  = chunk<type, CB>::stride; // words per row per stage in shared memory
@@ -989,7 +870,7 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
             const int tile = tile_of(j);
             const mv_segment sg = segment_of(segs, tile);
             const int row0 = (tile - sg.tile0)*ROWS;
-            if constexpr (EPI == EPI_ROPE) {
+            if constexpr (EPI) {
                 const mv_epilogue ep = epilogue_of(epis, segs, tile);
                 auto result = [&](const int r, const int col) { // the warps' sums of row r
                     float v = 0.0f;
@@ -1027,9 +908,6 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
                         }
                         sg.dst[col*sg.stride_dst + row0 + r] = v;
                     }
-                }
-                if constexpr (EPI == EPI_QNEXT) {
-                    quantize_next<type>(qn, sg.dst, sg.stride_dst, row0, ncols);
                 }
             }
             buf ^= 1;
@@ -1138,7 +1016,6 @@ struct mv_options {
     const float * norm_w = nullptr; // not null: y is the input of rms_norm(y, norm_eps)*norm_w (fused)
     float norm_eps = 0.0f;
     const mv_epilogues * epi = nullptr; // not null (no x_up): each matrix's rope / store (the EPI kernels)
-    mv_qnext qnext;                     // qnext.yq not null (one matrix, no epi): quantize dst for the next mat-vec
 };
 
 // One mat-vec call: the operands and what the launch may do.
@@ -1189,7 +1066,7 @@ static inline bool weights_evict_first() {
 
 // Quantize (unless a.opt.quantize is false) and launch; false, launching nothing, where this is the bulk-copy
 // instantiation and the device or the loaded code has no bulk copies.
-template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, int EPI>
+template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI>
 static bool launch_k(const mv_args & a) {
     constexpr int smem = smem_bytes<type, NW, STAGES, CB>();
     const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB, DEEP, EPI>;
@@ -1216,7 +1093,7 @@ static bool launch_k(const mv_args & a) {
     const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
     launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
            a.segs, ntiles, (const int *) a.yq, (const float2 *) a.ym, a.nb, a.row_bytes, a.ncols, o.x_up, o.glu,
-           o.epi != nullptr ? *o.epi : mv_epilogues{}, weights_evict_first(), o.qnext);
+           o.epi != nullptr ? *o.epi : mv_epilogues{}, weights_evict_first());
     return true;
 }
 
@@ -1242,15 +1119,14 @@ static inline bool deep_prefetch_enabled() {
 template <int type, int cpy, int NW, int STAGES, int CB>
 static bool launch_kp(const mv_args & a) {
     if (a.opt.epi != nullptr) {
-        return launch_k<type, cpy, NW, STAGES, CB, false, EPI_ROPE>(a);
+        return launch_k<type, cpy, NW, STAGES, CB, false, true>(a);
     }
-    const bool qnext = a.opt.qnext.yq != nullptr;
     if constexpr (deep_prefetch_rule<NW, STAGES, CB>()) {
         if (deep_prefetch_enabled()) {
-            return qnext ? launch_k<type, cpy, NW, STAGES, CB, true, EPI_QNEXT>(a) : launch_k<type, cpy, NW, STAGES, CB, true, EPI_NONE>(a);
+            return launch_k<type, cpy, NW, STAGES, CB, true, false>(a);
         }
     }
-    return qnext ? launch_k<type, cpy, NW, STAGES, CB, false, EPI_QNEXT>(a) : launch_k<type, cpy, NW, STAGES, CB, false, EPI_NONE>(a);
+    return launch_k<type, cpy, NW, STAGES, CB, false, false>(a);
 }
 
 template <int type, int NW, int STAGES, int CB = 8>

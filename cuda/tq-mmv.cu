@@ -42,31 +42,21 @@ struct tq_rms_norm {
     float eps = 0.0f;
 };
 
-// The activations of a launch already quantized by the launch before it (see "producer quantization" below).
-struct tq_quantized_input {
-    int    * yq = nullptr; // null: quantize src1 in this launch
-    float2 * ym = nullptr;
-};
-
 // Quantizes src1 (or rms_norm(norm.x)*norm.w where norm.x is set) once and runs one launch over every
 // matrix of segs, all of the type, K and row layout of `weights` (one of them); see
 // tq_mmv::mul_mat_vec_segments for opt. src1_data (not null): where src1's values are read instead of
-// src1->data, in src1's layout (the source of a CONT that only copies, see tq_cont_mul_mat_vec). in.yq (not
-// null): the quantization is already there, nothing is quantized.
+// src1->data, in src1's layout (the source of a CONT that only copies, see tq_cont_mul_mat_vec).
 static void tq_mul_mat_vec_run(ggml_backend_cuda_context & ctx, const ggml_tensor * weights, const tq_mmv::mv_segments & segs,
                                const ggml_tensor * src1, tq_mmv::mv_options opt = {}, const tq_rms_norm & norm = {},
-                               const void * src1_data = nullptr, const tq_quantized_input & in = {}) {
+                               const void * src1_data = nullptr) {
     const int     nb        = (int) (weights->ne[0] / QK_K);
     const int64_t row_bytes = weights->nb[1];
     const int     ncols     = (int) src1->ne[1];
     cudaStream_t stream = ctx.stream();
 
     // int8 activations (ncols*K bytes, in the kernel's permuted order) and (d, d*sum) per block/column
-    ggml_cuda_pool_alloc<int>    yq(ctx.pool(), in.yq ? 1 : (size_t) ncols*nb*QK_K/4);
-    ggml_cuda_pool_alloc<float2> ym(ctx.pool(), in.yq ? 1 : (size_t) nb*tq_mmv::MAX_COLS);
-    int    * yq_p = in.yq ? in.yq : yq.get();
-    float2 * ym_p = in.yq ? in.ym : ym.get();
-    opt.quantize = in.yq == nullptr;
+    ggml_cuda_pool_alloc<int>    yq(ctx.pool(), (size_t) ncols*nb*QK_K/4);
+    ggml_cuda_pool_alloc<float2> ym(ctx.pool(), (size_t) nb*tq_mmv::MAX_COLS);
 
     const ggml_tensor * y_src = norm.x ? norm.x : src1;
     const float * y  = (const float *) (norm.x ? norm.x->data : src1_data ? src1_data : src1->data);
@@ -74,9 +64,9 @@ static void tq_mul_mat_vec_run(ggml_backend_cuda_context & ctx, const ggml_tenso
     opt.norm_w   = norm.x ? (const float *) norm.w->data : nullptr;
     opt.norm_eps = norm.eps;
     if (weights->type == GGML_TYPE_TQ2_0) {
-        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ2>(segs, y, yq_p, ym_p, nb, row_bytes, ncols, sy, stream, opt);
+        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ2>(segs, y, yq.get(), ym.get(), nb, row_bytes, ncols, sy, stream, opt);
     } else {
-        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ1>(segs, y, yq_p, ym_p, nb, row_bytes, ncols, sy, stream, opt);
+        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ1>(segs, y, yq.get(), ym.get(), nb, row_bytes, ncols, sy, stream, opt);
     }
     CUDA_CHECK(cudaGetLastError());
 }
@@ -119,19 +109,16 @@ static int tq_glu_pair(const ggml_tensor * up_node, const ggml_tensor * gate, co
     }
 }
 
-// in: the input already quantized (tq_quantized_input); qnext: the output quantized for the next mat-vec.
 static void tq_glu_pair_run(ggml_backend_cuda_context & ctx, const ggml_tensor * up_node, const ggml_tensor * gate,
-                            ggml_tensor * glu_node, const int glu, const tq_rms_norm & norm = {},
-                            const tq_quantized_input & in = {}, const tq_mmv::mv_qnext & qnext = {}) {
+                            ggml_tensor * glu_node, const int glu, const tq_rms_norm & norm = {}) {
     // the kernel's matrix is the gate (its rows go through the activation), x_up the up projection
     const ggml_tensor * up = up_node->src[0];
     tq_mmv::mv_segments segs = {};
     add_segment(segs, gate, glu_node);
     tq_mmv::mv_options opt;
-    opt.x_up  = (const char *) up->data;
-    opt.glu   = glu;
-    opt.qnext = qnext;
-    tq_mul_mat_vec_run(ctx, up, segs, up_node->src[1], opt, norm, nullptr, in);
+    opt.x_up = (const char *) up->data;
+    opt.glu  = glu;
+    tq_mul_mat_vec_run(ctx, up, segs, up_node->src[1], opt, norm);
 }
 
 bool ggml_cuda_tq_mul_mat_vec_glu(ggml_backend_cuda_context & ctx, const ggml_tensor * up_node, const ggml_tensor * gate,
@@ -179,150 +166,6 @@ static bool qkv_epilogue_enabled() {
 static bool residual_add_enabled() {
     static const bool enabled = tq_mmv::env_switch_on("TQ_GGUF_CUDA_MMV_ADD") && !ggml_fusion_disabled();
     return enabled;
-}
-
-// ---- producer quantization: a mat-vec quantizes its output for the next mat-vec (tq_mmv::mv_qnext) ----
-// In a decoded Llama layer three of the four mat-vec inputs come straight from another mat-vec: the O projection
-// (+ residual) feeds the FFN norm and gate/up, gate/up + GLU feeds down, down (+ residual) feeds the next layer's
-// attention norm and Q/K/V. There the producing launch quantizes its output itself (the RMS norm included), and the
-// consumer launches with no quantizer kernel in between: one kernel boundary fewer per step. The producer records
-// what it quantized (tq_qnext_pending); the consumer's fusion takes it only if it is the recorded node and reads
-// the recorded values with the recorded norm, in the same pass over the graph. The quantizations live in two
-// buffers per device: a producer writes the one its own launch does not read.
-
-// Off with TQ_GGUF_CUDA_MMV_QNEXT=0 (A/B), with GGML_CUDA_DISABLE_FUSION and with GGML_CUDA_GRAPH_OPT=1 (streams).
-static bool qnext_enabled() {
-    static const bool enabled = tq_mmv::env_switch_on("TQ_GGUF_CUDA_MMV_QNEXT") && !env_is("GGML_CUDA_GRAPH_OPT", "1") &&
-                                !ggml_fusion_disabled();
-    return enabled;
-}
-
-static bool tq_match_rms_norm(const ggml_cgraph * cgraph, int i, tq_rms_norm & norm);
-
-constexpr int QNEXT_MAX_NB = 1024; // activations of up to 262144 values
-
-struct tq_qnext_buffers {
-    int          * yq[2] = {nullptr, nullptr};
-    float2       * ym[2] = {nullptr, nullptr};
-    unsigned int * count = nullptr;
-    float        * ss    = nullptr;
-};
-
-struct tq_qnext_pending {
-    const ggml_cgraph * cgraph = nullptr; // null: nothing pending
-    int producer = -1, consumer = -1;     // node indices: the producer's last node, the consumer's first
-    const void * x = nullptr;             // the values quantized (the producer's output)
-    const void * w = nullptr;             // the norm weight (null: no norm)
-    float eps = 0.0f;
-    int ncols = 0, nb = 0;
-    ggml_type type = GGML_TYPE_COUNT;     // of the consumer's weights (their K order)
-    int slot = 0;
-};
-
-static tq_qnext_pending qnext_pending[GGML_CUDA_MAX_DEVICES];
-
-// The device's buffers, made on first use (zeroed counters: the kernels leave them at zero).
-static const tq_qnext_buffers & qnext_buffers(ggml_backend_cuda_context & ctx) {
-    static tq_qnext_buffers bufs[GGML_CUDA_MAX_DEVICES];
-    tq_qnext_buffers & b = bufs[ctx.device];
-    if (b.count == nullptr) {
-        for (int i = 0; i < 2; ++i) {
-            CUDA_CHECK(cudaMalloc(&b.yq[i], (size_t) tq_mmv::MAX_COLS*QNEXT_MAX_NB*QK_K));
-            CUDA_CHECK(cudaMalloc(&b.ym[i], (size_t) QNEXT_MAX_NB*tq_mmv::MAX_COLS*sizeof(float2)));
-        }
-        CUDA_CHECK(cudaMalloc(&b.ss, (size_t) tq_mmv::MAX_COLS*QNEXT_MAX_NB*sizeof(float)));
-        CUDA_CHECK(cudaMalloc(&b.count, (QNEXT_MAX_NB + 1)*sizeof(unsigned int)));
-        CUDA_CHECK(cudaMemsetAsync(b.count, 0, (QNEXT_MAX_NB + 1)*sizeof(unsigned int), ctx.stream()));
-    }
-    return b;
-}
-
-// Called for every node the fusion pass sees: a record whose consumer was not reached in this pass is dropped.
-static void qnext_expire(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, const int i) {
-    tq_qnext_pending & p = qnext_pending[ctx.device];
-    if (p.cgraph != nullptr && (p.cgraph != cgraph || i <= p.producer || i > p.consumer)) {
-        p = {};
-    }
-}
-
-// The quantized input of the consumer at node i that reads x (with the norm w, eps where w is set), ncols columns of
-// nb blocks, for weights of `type`: the recorded buffers, taken (in.yq null: none recorded for it).
-static tq_quantized_input qnext_take(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, const int i,
-                                     const void * x, const void * w, const float eps, const int ncols, const int nb,
-                                     const ggml_type type) {
-    tq_qnext_pending & p = qnext_pending[ctx.device];
-    tq_quantized_input in;
-    if (p.cgraph == cgraph && p.consumer == i && p.x == x && p.w == w && (w == nullptr || p.eps == eps) && p.ncols == ncols &&
-            p.nb == nb && p.type == type) {
-        const tq_qnext_buffers & b = qnext_buffers(ctx);
-        in.yq = b.yq[p.slot];
-        in.ym = b.ym[p.slot];
-        static bool logged = false;
-        if (tq_mmv::log_first_time(logged)) {
-            fprintf(stderr, "tq_gguf: a mat-vec reads activations quantized by the mat-vec before it\n");
-        }
-    }
-    if (p.consumer == i) {
-        p = {};
-    }
-    return in;
-}
-
-// Whether node c starts a TQ mat-vec of weights of `type` and K = out->ne[0] whose input the producer can quantize:
-// with norm (RMS_NORM(out), MUL(w), then MUL_MATs of that), or plain (MUL_MAT(weights, out)). Fills norm.
-static bool qnext_consumer(const ggml_cgraph * cgraph, const int c, const ggml_tensor * out, const ggml_type type,
-                           tq_rms_norm & norm) {
-    if (c >= cgraph->n_nodes) {
-        return false;
-    }
-    const ggml_tensor * mm = cgraph->nodes[c];
-    const ggml_tensor * in = out;
-    if (mm->op == GGML_OP_RMS_NORM) {
-        if (!rms_norm_enabled() || !tq_match_rms_norm(cgraph, c, norm) || norm.x != out) {
-            return false;
-        }
-        in = cgraph->nodes[c + 1];
-        mm = cgraph->nodes[c + 2];
-    }
-    return mm->op == GGML_OP_MUL_MAT && mm->src[1] == in && mm->src[2] == nullptr && mm->src[0]->type == type &&
-           mm->src[0]->ne[0] == out->ne[0] && ggml_cuda_tq_mmv_applies(mm->src[0], in, mm);
-}
-
-// For the launch whose last node is `last` and whose output is out (F32, K x ncols, one matrix: the rows of out are
-// the rows of the launch), where node last + 1 starts a consumer (qnext_consumer): the mv_qnext of the launch and
-// the record for the consumer. in: the launch's own quantized input (its buffer is not written). Returns whether
-// the launch quantizes.
-static bool qnext_produce(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, const int last, const ggml_tensor * out,
-                          const ggml_tensor * weights, const tq_quantized_input & in, tq_mmv::mv_qnext & qn) {
-    tq_rms_norm norm;
-    const int64_t K = out->ne[0];
-    if (!qnext_enabled() || out->type != GGML_TYPE_F32 || out->nb[0] != sizeof(float) || out->ne[2] != 1 || out->ne[3] != 1 ||
-            K % QK_K != 0 || K / QK_K > QNEXT_MAX_NB || out->ne[1] > tq_mmv::MAX_COLS || out->nb[1] % 16 != 0 ||
-            (uintptr_t) out->data % 16 != 0 || !qnext_consumer(cgraph, last + 1, out, weights->type, norm)) {
-        return false;
-    }
-    const tq_qnext_buffers & b = qnext_buffers(ctx);
-    const int slot = in.yq == b.yq[0] ? 1 : 0;
-    qn.yq       = b.yq[slot];
-    qn.ym       = b.ym[slot];
-    qn.count    = b.count;
-    qn.ss       = b.ss;
-    qn.norm_w   = norm.x ? (const float *) norm.w->data : nullptr;
-    qn.norm_eps = norm.eps;
-    qn.nb       = (int) (K / QK_K);
-    tq_qnext_pending & p = qnext_pending[ctx.device];
-    p = {};
-    p.cgraph   = cgraph;
-    p.producer = last;
-    p.consumer = last + 1;
-    p.x        = out->data;
-    p.w        = norm.x ? norm.w->data : nullptr;
-    p.eps      = norm.eps;
-    p.ncols    = (int) out->ne[1];
-    p.nb       = qn.nb;
-    p.type     = weights->type;
-    p.slot     = slot;
-    return true;
 }
 
 // Whether node b can share a launch with node a: both MUL_MAT of TQ weights (leaves) of one type, K and row
@@ -502,7 +345,7 @@ static int tq_match_qkv_epilogue(const ggml_cgraph * cgraph, const int first, co
 // the rope / KV-store work behind them as matches. Returns the nodes taken (0: none).
 static int tq_shared_src1_run(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, const int start, const int first,
                               const int n, const tq_mmv::mv_segments & segs, const ggml_tensor * src1,
-                              const tq_rms_norm & norm, const tq_quantized_input & in = {}) {
+                              const tq_rms_norm & norm) {
     for (int pass = 0; pass < 2; ++pass) { // with the epilogue work, then without
         tq_mmv::mv_segments s = segs;
         tq_mmv::mv_epilogues epi = {};
@@ -555,7 +398,7 @@ static int tq_shared_src1_run(ggml_backend_cuda_context & ctx, const ggml_cgraph
         }
         tq_mmv::mv_options opt;
         opt.epi = extra > 0 ? &epi : nullptr;
-        tq_mul_mat_vec_run(ctx, cgraph->nodes[first]->src[0], s, src1, opt, norm, nullptr, in);
+        tq_mul_mat_vec_run(ctx, cgraph->nodes[first]->src[0], s, src1, opt, norm);
         static bool logged = false;
         if (extra > 0 && tq_mmv::log_first_time(logged)) {
             fprintf(stderr, "tq_gguf: Q/K/V launch takes %d nodes behind the projections (rope: %d %d %d, store: %d %d %d)\n",
@@ -597,12 +440,7 @@ static int tq_mul_mat_vec_add(ggml_backend_cuda_context & ctx, const ggml_cgraph
     }
     tq_mmv::mv_segments segs = {};
     add_segment(segs, mm->src[0], cgraph->nodes[i + 1], r);
-    const ggml_tensor * src1 = mm->src[1];
-    const tq_quantized_input in = qnext_take(ctx, cgraph, i, src1->data, nullptr, 0.0f, (int) src1->ne[1],
-                                             (int) (src1->ne[0] / QK_K), mm->src[0]->type);
-    tq_mmv::mv_options opt;
-    qnext_produce(ctx, cgraph, i + 1, cgraph->nodes[i + 1], mm->src[0], in, opt.qnext);
-    tq_mul_mat_vec_run(ctx, mm->src[0], segs, src1, opt, {}, nullptr, in);
+    tq_mul_mat_vec_run(ctx, mm->src[0], segs, mm->src[1]);
     return 2;
 }
 
@@ -637,11 +475,7 @@ static int tq_cont_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_cgrap
     }
     tq_mmv::mv_segments segs = {};
     add_segment(segs, mm->src[0], cgraph->nodes[i + count - 1], r);
-    tq_mmv::mv_options opt;
-    if (r != nullptr) {
-        qnext_produce(ctx, cgraph, i + 2, cgraph->nodes[i + 2], mm->src[0], {}, opt.qnext);
-    }
-    tq_mul_mat_vec_run(ctx, mm->src[0], segs, cont, opt, {}, src->data);
+    tq_mul_mat_vec_run(ctx, mm->src[0], segs, cont, {}, {}, src->data);
     static bool logged = false;
     if (tq_mmv::log_first_time(logged)) {
         fprintf(stderr, "tq_gguf: a mat-vec reads its CONT's source (%d nodes in one launch)\n", count);
@@ -683,15 +517,10 @@ static int tq_rms_norm_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_c
         return 0;
     }
     const ggml_tensor * mul = cgraph->nodes[i + 1];
-    // the quantization of rms_norm(x)*w, where the mat-vec that wrote x made it (taken by either launch below)
-    auto quantized_input = [&](const ggml_tensor * weights) {
-        return qnext_take(ctx, cgraph, i, norm.x->data, norm.w->data, norm.eps, (int) norm.x->ne[1],
-                          (int) (norm.x->ne[0] / QK_K), weights->type);
-    };
     tq_mmv::mv_segments segs;
     const int n = shared_src1_enabled() && cgraph->nodes[i + 2]->src[1] == mul ? tq_shared_src1_segments(cgraph, i + 2, segs) : 0;
     if (n > 0) {
-        return tq_shared_src1_run(ctx, cgraph, i, i + 2, n, segs, mul, norm, quantized_input(cgraph->nodes[i + 2]->src[0]));
+        return tq_shared_src1_run(ctx, cgraph, i, i + 2, n, segs, mul, norm);
     }
     // gate/up + GLU: nodes i+2, i+3 are the two MUL_MAT (either order), i+4 the GLU of both
     if (i + 4 >= cgraph->n_nodes || cgraph->nodes[i + 4]->op != GGML_OP_GLU) {
@@ -712,15 +541,11 @@ static int tq_rms_norm_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_c
     if (glu < 0 || !ggml_can_fuse_subgraph(cgraph, i, 5, ops, outputs, 1)) {
         return 0;
     }
-    const tq_quantized_input in = quantized_input(up_node->src[0]);
-    tq_mmv::mv_qnext qnext;
-    qnext_produce(ctx, cgraph, i + 4, glu_node, up_node->src[0], in, qnext);
-    tq_glu_pair_run(ctx, up_node, gate_node->src[0], glu_node, glu, norm, in, qnext);
+    tq_glu_pair_run(ctx, up_node, gate_node->src[0], glu_node, glu, norm);
     return 5;
 }
 
 int ggml_cuda_tq_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, const int i) {
-    qnext_expire(ctx, cgraph, i);
     const ggml_tensor * node = cgraph->nodes[i];
     if (node->op == GGML_OP_RMS_NORM) {
         return tq_rms_norm_mul_mat_vec(ctx, cgraph, i);
