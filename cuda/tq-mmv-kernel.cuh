@@ -1276,6 +1276,16 @@ static void launch_default(const mv_args & a) {
 //     sum of squares; the mat-vec multiplies by the column's 1/rms in its epilogue, a NORM instantiation):
 //     46.8 vs 44.0 with the launch rules of layer_rules_s12. The NORM kernels were slower (without the
 //     quantizers 39.8 vs 37.7) by more than the quantizer's column reduction saved.
+// Tried and removed (session 15, bench/results/gpu-h100-2026-12-07-s15; 8B-class layer harness, three runs): the
+// producing mat-vec quantizing its output for the next one (no quantizer kernel between two mat-vecs: O -> FFN
+// norm + gate/up, gate/up + GLU -> down, down -> attention norm + Q/K/V). Each tile's CTA stored its rows, fenced
+// and counted the tile on its 256-row block; the CTA completing a block quantized it (with the norm, as x*w, and the
+// CTA completing the last block scaled every block's (d, d*sum) by 1/rms). Outputs agreed with the quantizers' to
+// 1e-7, but the sequence got slower with every producer: TQ2_0 n = 1 42.8 us per layer, 47.2 with down's input
+// quantized by gate/up, 50.2 with gate/up's too, 52.6 with all three (TQ1_0 46.2 -> 54.2). The fence and count of
+// every tile stall the CTA for two L2 round trips, and the last block's quantization is a chain of dependent round
+// trips at the kernel's end: more than the ~2.2 us per step that the quantizer kernels cost (43.3 vs 34.6 us per
+// layer with stale activations).
 // Tried and removed (session 6, bench/results/gpu-h100-2026-11-22-s6): capping the 4-warp deep-prefetch
 // kernels at 168 registers (__launch_bounds__ min 3 CTAs) for 3 CTAs per SM instead of 2: TQ2_0 28672 x
 // 8192 28.9 vs 25.7 us at n = 1, 42.2 vs 32.2 at n = 8; 8192 x 28672 37.8 vs 29.4. A one-wave grid of
