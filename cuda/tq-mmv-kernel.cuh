@@ -422,6 +422,18 @@ static __device__ __forceinline__ void tq_mmv_decode_tq2(int (&a)[16], const Q &
 // weights for 7 more mmas per block: 3-9% slower in the harness (28672 x 8192 n = 1 33.1 vs 32.1 us,
 // 8192 x 28672 36.5 vs 33.7; bench/results/gpu-h100-2026-11-22-s6): the executed instruction count did
 // not fall (15.9M vs 16.0M) and the mma dependency chains got longer.
+// Bytes 0, 2 / 1, 3 of w in the low bytes of two 16-bit lanes: one byte_perm with zero each. The mask and shift
+// form took a SHF and two LOP3 per word: 8 instructions more per block (static SASS of the TQ1_0 NW4S3 kernel 2856
+// -> 2792); mat-vec harness (session 15, bench/results/gpu-h100-2026-12-07-s15): 28672 x 8192 n = 1 31.06 vs 32.09
+// us, 14336 x 4096 10.09 vs 10.41, 4096 x 14336 9.42 vs 9.49, 8192 x 28672 33.46 vs 33.28.
+static __device__ __forceinline__ uint32_t tq1_even_bytes(const uint32_t w) {
+    return __byte_perm(w, 0, 0x4240); // [w.b0, 0, w.b2, 0]
+}
+
+static __device__ __forceinline__ uint32_t tq1_odd_bytes(const uint32_t w) {
+    return __byte_perm(w, 0, 0x4341); // [w.b1, 0, w.b3, 0]
+}
+
 static __device__ __forceinline__ uint32_t tq1_h4(const uint32_t e, const uint32_t o, const uint32_t p) {
     return __byte_perm(e*p, o*p, 0x7351); // [e.b1, o.b1, e.b3, o.b3]
 }
@@ -431,7 +443,7 @@ static __device__ __forceinline__ void tq_mmv_decode_tq1(int (&a)[16], const Q &
 #pragma unroll
     for (int v = 0; v < 3; ++v) {
         const uint32_t w = q(v == 0 ? t : v == 1 ? t + 4 : 8 + t);
-        const uint32_t e = w & 0x00FF00FFu, o = (w >> 8) & 0x00FF00FFu;
+        const uint32_t e = tq1_even_bytes(w), o = tq1_odd_bytes(w);
         uint32_t h = 0; // H(0) = 0
         uint32_t p = 1;
 #pragma unroll
@@ -444,7 +456,7 @@ static __device__ __forceinline__ void tq_mmv_decode_tq1(int (&a)[16], const Q &
     }
     {
         const uint32_t w = q(12);
-        const uint32_t e = w & 0x00FF00FFu, o = (w >> 8) & 0x00FF00FFu;
+        const uint32_t e = tq1_even_bytes(w), o = tq1_odd_bytes(w);
         const uint32_t p = t == 0 ? 1 : t == 1 ? 3 : t == 2 ? 9 : 27;
         a[15] = (int) (tq1_h4(e, o, 3*p) - 3*tq1_h4(e, o, p));
     }
