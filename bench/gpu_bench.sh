@@ -186,7 +186,7 @@ for stage in "$@"; do
       for f in "$OUT"/layer-harness-A-*.log "$OUT"/layer-harness-B*-*.log; do
         echo "## $(basename "$f")"; grep -E "sequence, default launches|read ceiling|alone" "$f"
       done > "$OUT/layer-harness-ab.txt"
-      python3 bench/layer_ab.py "$OUT"/layer-harness-A-*.log "$OUT"/layer-harness-B*-*.log | tee -a "$SUMMARY"
+      python3 bench/harness_ab.py "$OUT"/layer-harness-A-*.log "$OUT"/layer-harness-B*-*.log | tee -a "$SUMMARY"
     fi ;;
   harness-ab)
     # default launches only (TQ_HARNESS_DEFAULT_ONLY), A = as built vs B = with $HARNESS_B_ENV (B sides separated

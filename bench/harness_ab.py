@@ -1,33 +1,49 @@
-"""Compare harness runs (bench/cuda_mmv_harness.cu tables) side by side.
+"""Compare kernel-harness runs side by side: the mat-vec harness (bench/cuda_mmv_harness.cu) or the layer
+harness (bench/cuda_layer_harness.cu).
 
-usage: harness_ab.py LOG...   where each LOG is named harness-SIDE-*.log; prints, per type, shape and
-batch, the fastest quantize+mat-vec and mat-vec-only times of each side and the mat-vec-only speedup of
-every side against the first side named on the command line.
+usage: harness_ab.py LOG...   where each LOG is named [layer-]harness-SIDE-ROUND.log (SIDE: A, B, B0, B1, ..);
+prints, per table row (mat-vec: type, shape and batch; layer: type, batch and what ran), the best time of each side
+over its rounds and every side's speed against the first side named on the command line. Mat-vec rows give the
+quantize + mat-vec and the mat-vec-only times (the speed is the mat-vec's); layer rows the us per layer.
 """
 import collections
 import sys
 
 
+def side_of(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    for prefix in ("layer-harness-", "harness-"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    return name.split("-")[0]
+
+
 def main() -> None:
+    # row key -> side -> [(times)]; a mat-vec row has 2 times (quant + mv, mv), a layer row 1
     res = collections.defaultdict(lambda: collections.defaultdict(list))
     sides = []
     for path in sys.argv[1:]:
-        side = path.rsplit("/", 1)[-1].split("-")[1]
+        side = side_of(path)
         if side not in sides:
             sides.append(side)
         for line in open(path):
             cols = [c.strip() for c in line.strip().strip("|").split("|")]
-            if not line.startswith("| TQ") or len(cols) < 8:
-                continue  # not a row of the per-shape table
-            res[(cols[0], cols[1], cols[2])][side].append((float(cols[3]), float(cols[6])))
+            if not line.startswith("| TQ") or len(cols) < 5:
+                continue  # not a row of a timing table
+            times = (float(cols[3]), float(cols[6])) if len(cols) >= 8 else (float(cols[3]),)
+            res[(cols[0], cols[1], cols[2])][side].append(times)
     base = sides[0]
-    print("| type | shape | n | " + " | ".join(f"{s}: quant+mv / mv us" for s in sides)
-          + " | " + " | ".join(f"mv {s} vs {base}" for s in sides[1:]) + " |")
+    matvec = any(len(t[0]) == 2 for by_side in res.values() for t in by_side.values())
+    head = ["type", "shape", "n"] if matvec else ["type", "n", "row"]
+    unit = "quant+mv / mv us" if matvec else "us"
+    print("| " + " | ".join(head) + " | " + " | ".join(f"{s}: {unit}" for s in sides)
+          + " | " + " | ".join(f"{s} vs {base}" for s in sides[1:]) + " |")
     print("|---" * (3 + 2*len(sides) - 1) + "|")
     for key, by_side in res.items():
-        best = lambda s, i: min(x[i] for x in by_side[s]) if by_side.get(s) else float("nan")
-        cells = [f"{best(s, 0):.2f} / {best(s, 1):.2f}" for s in sides]
-        ratios = [f"{best(base, 1)/best(s, 1):.2f}x" for s in sides[1:]]
+        best = {s: [min(t[i] for t in by_side[s]) for i in range(len(by_side[s][0]))] for s in sides if by_side.get(s)}
+        cells = [" / ".join(f"{x:.2f}" for x in best[s]) if s in best else "-" for s in sides]
+        ratios = [f"{best[base][-1]/best[s][-1]:.3f}x" if s in best and base in best else "-" for s in sides[1:]]
         print(f"| {key[0]} | {key[1]} | {key[2]} | " + " | ".join(cells + ratios) + " |")
 
 
