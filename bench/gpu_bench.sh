@@ -183,9 +183,6 @@ for stage in "$@"; do
           env $b_env $H 5 > "$OUT/layer-harness-B$i-$r.log" 2>&1; say "harness-layer B$i ($b_env) round $r rc=$?"
         done
       done
-      for f in "$OUT"/layer-harness-A-*.log "$OUT"/layer-harness-B*-*.log; do
-        echo "## $(basename "$f")"; grep -E "sequence, default launches|read ceiling|alone" "$f"
-      done > "$OUT/layer-harness-ab.txt"
       python3 bench/harness_ab.py "$OUT"/layer-harness-A-*.log "$OUT"/layer-harness-B*-*.log | tee -a "$SUMMARY"
     fi ;;
   harness-ab)

@@ -411,17 +411,6 @@ static __device__ __forceinline__ void tq_mmv_decode_tq2(int (&a)[16], const Q &
     }
 }
 
-// TQ1_0: digit k of a byte b is floor(3*((b*3^k) mod 256)/256) = H(k+1) - 3*H(k) with H(k) = floor(b*3^k/256)
-// (write P = b*3^k = 256*H(k) + r: 3r = P*3 - 768*H(k)). The bytes of a word are spread over two
-// 16-bit-lane words (b*3^k <= 255*243 < 2^16: no carry between lanes, no masking between digits);
-// H(k) of all 4 bytes is byte 1 of each lane: one byte_perm gathers them as int8x4 in byte order,
-// and H(k+1) - 3*H(k) is done on the packed word (each byte result is 0..2: no borrows).
-// ~4 integer ops per 4 weights.
-// Tried and removed (session 6): leaving "- 3*H(k)" to a second mma of the same A with the next digit's
-// activations (sum_k (H(k+1) - 3 H(k)) y_k = sum_k H(k+1) (y_k - 3 y_{k+1})), which drops one IMAD per 4
-// weights for 7 more mmas per block: 3-9% slower in the harness (28672 x 8192 n = 1 33.1 vs 32.1 us,
-// 8192 x 28672 36.5 vs 33.7; bench/results/gpu-h100-2026-11-22-s6): the executed instruction count did
-// not fall (15.9M vs 16.0M) and the mma dependency chains got longer.
 // Bytes 0, 2 / 1, 3 of w in the low bytes of two 16-bit lanes: one byte_perm with zero each. The mask and shift
 // form took a SHF and two LOP3 per word: 8 instructions more per block (static SASS of the TQ1_0 NW4S3 kernel 2856
 // -> 2792); mat-vec harness (session 15, bench/results/gpu-h100-2026-12-07-s15): 28672 x 8192 n = 1 31.06 vs 32.09
@@ -434,6 +423,17 @@ static __device__ __forceinline__ uint32_t tq1_odd_bytes(const uint32_t w) {
     return __byte_perm(w, 0, 0x4341); // [w.b1, 0, w.b3, 0]
 }
 
+// TQ1_0: digit k of a byte b is floor(3*((b*3^k) mod 256)/256) = H(k+1) - 3*H(k) with H(k) = floor(b*3^k/256)
+// (write P = b*3^k = 256*H(k) + r: 3r = P*3 - 768*H(k)). The bytes of a word are spread over two
+// 16-bit-lane words (b*3^k <= 255*243 < 2^16: no carry between lanes, no masking between digits);
+// H(k) of all 4 bytes is byte 1 of each lane: one byte_perm gathers them as int8x4 in byte order,
+// and H(k+1) - 3*H(k) is done on the packed word (each byte result is 0..2: no borrows).
+// ~4 integer ops per 4 weights.
+// Tried and removed (session 6): leaving "- 3*H(k)" to a second mma of the same A with the next digit's
+// activations (sum_k (H(k+1) - 3 H(k)) y_k = sum_k H(k+1) (y_k - 3 y_{k+1})), which drops one IMAD per 4
+// weights for 7 more mmas per block: 3-9% slower in the harness (28672 x 8192 n = 1 33.1 vs 32.1 us,
+// 8192 x 28672 36.5 vs 33.7; bench/results/gpu-h100-2026-11-22-s6): the executed instruction count did
+// not fall (15.9M vs 16.0M) and the mma dependency chains got longer.
 static __device__ __forceinline__ uint32_t tq1_h4(const uint32_t e, const uint32_t o, const uint32_t p) {
     return __byte_perm(e*p, o*p, 0x7351); // [e.b1, o.b1, e.b3, o.b3]
 }
