@@ -1,4 +1,4 @@
-"""Static SASS opcode mix of the TQ mat-vec kernels in a `cuobjdump -sass` listing.
+"""Static SASS opcode mix of the TQ mat-vec kernels in a `cuobjdump -sass` or `nvdisasm -c` listing.
 
 usage: sass_mix.py LISTING [NAME_REGEX]   (default: tq_mmv_kernel instantiations)
 Prints one table row per kernel (mangled name, instruction count) with its most frequent opcodes
@@ -16,7 +16,8 @@ def main() -> None:
     kernels = {}
     current = None
     for line in open(sys.argv[1], errors="replace"):
-        m = re.match(r"\s*Function : (\S+)", line)
+        # a kernel starts at "Function : NAME" (cuobjdump) or ".text.NAME:" (nvdisasm)
+        m = re.match(r"\s*Function : (\S+)", line) or re.match(r"\.text\.(\S+):", line)
         if m:
             current = m.group(1) if name_re.search(m.group(1)) else None
             if current:
