@@ -538,6 +538,20 @@ static inline int attn_vec(const params & p, const int hd, const int n_head, con
     return 1;
 }
 
+// EXPERIMENT (session 16): a kernel that does nothing but take its place in the PDL chain (launch_dependents, wait),
+// grid `ctas` x 32 threads: between the quantizing attention and the projection it mimics the removed quantizer's
+// position without its work (TQ_GGUF_CUDA_ATTN_QUANT_SPACER=N).
+__global__ void __launch_bounds__(32) pdl_spacer_kernel() {
+    tq_mmv::pdl_launch_dependents();
+    tq_mmv::pdl_wait();
+}
+
+static inline void pdl_spacer(const int ctas, cudaStream_t stream) {
+    static tq_mmv::launch_info cache[64];
+    const tq_mmv::launch_info & li = tq_mmv::get_launch_info(cache, pdl_spacer_kernel, 32, 0);
+    tq_mmv::launch(pdl_spacer_kernel, dim3(ctas, 1, 1), dim3(32, 1, 1), 0, stream, li.pdl);
+}
+
 // attn_vec whose output is also quantized into qo for the TQ mat-vec behind it (see quant_out): the split kernel
 // only. Returns false, launching nothing, where that cannot run (split off, no sm_90 code, n_head not a multiple
 // of the 256/hd heads of a block, more than MAX_COLS columns).

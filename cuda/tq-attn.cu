@@ -4,6 +4,7 @@
 #include "tq-mmv.cuh"
 
 #include <cstdio>
+#include <cstdlib>
 
 static bool tq_attn_enabled() {
     static const bool enabled = tq_mmv::env_switch_on("TQ_GGUF_CUDA_ATTN");
@@ -91,6 +92,10 @@ int ggml_cuda_tq_attn_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgrap
         qo.yq = yq.get();
         qo.ym = ym.get();
         if (tq_attn::attn_vec_quantized(p, qo, (int) hd, (int) n_head, (int) n_tokens, (int) n_stream, ctx.stream())) {
+            static const int spacer = getenv("TQ_GGUF_CUDA_ATTN_QUANT_SPACER") ? atoi(getenv("TQ_GGUF_CUDA_ATTN_QUANT_SPACER")) : 0;
+            if (spacer > 0) {
+                tq_attn::pdl_spacer(spacer, ctx.stream());
+            }
             ggml_cuda_tq_attn_out_run(ctx, out, qo.yq, qo.ym);
             static bool logged = false;
             if (tq_mmv::log_first_time(logged)) {
