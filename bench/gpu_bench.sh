@@ -10,8 +10,7 @@
 #                 RMS norm in front (MUL_MAT_SHARED_SRC1) case, Q/K/V + rope + cache stores (MUL_MAT_QKV_ROPE),
 #                 attention output CONT + projection + residual (MUL_MAT_ATTN_OUT), a layer's chain of mat-vecs
 #                 (MUL_MAT_CHAIN), and the attention
-#                 without flash attention, also with the TQ output projection behind it (ATTN_NO_FA: fused,
-#                 TQ_GGUF_CUDA_ATTN_QUANT=0, TQ_GGUF_CUDA_ATTN=0, TQ_GGUF_CUDA_ATTN_SPLIT=0)
+#                 without flash attention (ATTN_NO_FA: fused, TQ_GGUF_CUDA_ATTN=0, TQ_GGUF_CUDA_ATTN_SPLIT=0)
 #   sanitize      the TQ2_0/TQ1_0 cases (subset) and ATTN_NO_FA under compute-sanitizer memcheck and racecheck
 #   harness       bench/cuda_mmv_harness.cu (TQ mat-vec kernel alone: check + timing)
 #   harness-ab    the harness's default launches, as built (A) vs with $HARNESS_B_ENV (B; several B sides
@@ -108,10 +107,7 @@ for stage in "$@"; do
     say "test MUL_MAT_ATTN_OUT (TQ_GGUF_CUDA_MMV_CONT=0) rc=$?"
     # the attention without flash attention (any weight type: no type filter), fused and left to ggml
     TQ_GGUF_CUDA_LOG=1 "$BIN/test-backend-ops" test -b CUDA0 -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
-    say "test ATTN_NO_FA rc=$? (fused: $(grep -c 'KQ, softmax and KQV in one launch' "$OUT/test-backend-ops.log") log line; with the output projection's quantization: $(grep -c "projection's quantization" "$OUT/test-backend-ops.log"))"
-    echo "## TQ_GGUF_CUDA_ATTN_QUANT=0" >> "$OUT/test-backend-ops.log"
-    TQ_GGUF_CUDA_ATTN_QUANT=0 "$BIN/test-backend-ops" test -b CUDA0 -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
-    say "test ATTN_NO_FA (TQ_GGUF_CUDA_ATTN_QUANT=0: the projection quantizes its own input) rc=$?"
+    say "test ATTN_NO_FA rc=$? (fused: $(grep -c 'KQ, softmax and KQV in one launch' "$OUT/test-backend-ops.log") log line)"
     echo "## TQ_GGUF_CUDA_ATTN=0" >> "$OUT/test-backend-ops.log"
     TQ_GGUF_CUDA_ATTN=0 "$BIN/test-backend-ops" test -b CUDA0 -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
     say "test ATTN_NO_FA (TQ_GGUF_CUDA_ATTN=0) rc=$?"

@@ -71,18 +71,6 @@ struct params {
     float   scale;
 };
 
-// The attention output quantized for the TQ mat-vec behind it (the output projection, which reads the output
-// permuted to (HD*n_head, n_tokens*n_stream) by llama.cpp's CONT): exactly what tq_mmv::tq_mmv_quantize writes
-// for that input, so that no quantizer runs between the two. yq: [col][block][64 ints] in the mat-vec's K order
-// of `type`, ym: [block][MAX_COLS] (d, d*sum), absent columns zero. A block of 256 values is 256/HD heads.
-struct quant_out {
-    int    * yq = nullptr; // null: none
-    float2 * ym = nullptr;
-    int      type  = tq_mmv::TQ2;
-    int      nb    = 0;    // blocks per column: n_head*HD/256
-    int      ncols = 0;    // columns: n_tokens*n_stream (<= MAX_COLS)
-};
-
 // The max or sum of v over each group of WIDTH consecutive lanes (WIDTH a power of 2 up to 32; every lane of
 // the group gets it).
 template <bool is_max, int WIDTH = 32>
@@ -280,14 +268,17 @@ __global__ void __launch_bounds__(THREADS, 3) attn_vec_kernel(const params p) {
 //   the chunk (a row piece is 8 x 16 bytes, coalesced), 16 rows per pass, HD/16 passes, reduced over the 8
 //   lanes at the end;
 //   scores of a chunk in shared memory, the chunk's max and sum computed by every warp alike (no barrier).
-// QTYPE (tq_mmv::TQ2 / TQ1; -1: none): the cluster spans HPB = 256/HD query heads along y as well (one block of
-// the output projection's input; nsplit*HPB <= MAX_SPLIT) and its (0, 0) CTA combines all of them, writes dst and
-// quantizes the block into qo (struct quant_out) in the mat-vec's K order for that type. Measured: see attn_vec.
 // Tried and removed (session 14): ggml's FLASH_ATTN_EXT at decode on this kernel (V by position, read like K, each
 // thread keeping the partials of its HPL dimensions, reduced over lanes and warps at the end; hooked at the top of
 // ggml_cuda_flash_attn_ext). Upstream's 377 F16 FLASH_ATTN_EXT cases at 1 and 3 tokens passed, but 8B TQ2_0
 // tg128 with flash attention gained nothing: 609.9 vs 607.5 t/s with ggml's kernels (three interleaved rounds),
 // CUPTI critical path 196.6 us per token against 156.3 for this kernel on the transposed V cache.
+// Tried and removed (session 16, bench/results/gpu-h100-2026-12-07-s16): this kernel quantizing the output projection's
+// input itself (a cluster spanning the 256/HD query heads of one activation block along y, its first CTA combining
+// them and quantizing the block as tq_mmv_quantize does), so that the projection ran without its quantizer kernel.
+// Correct (test-backend-ops ATTN_NO_FA with the TQ projection behind, 32/32), but 8B-class tg128 without flash
+// attention, three interleaved rounds: TQ2_0 618.4 vs 622.4 t/s, TQ1_0 550.0 vs 557.6 (slower, like session 15's
+// producer quantization in the mat-vecs).
 constexpr int SPLIT_CHUNK = 64;
 constexpr int MAX_SPLIT   = 8; // the portable cluster size
 
@@ -296,10 +287,9 @@ static inline int split_ctas(const int n_kv) {
     return chunks < MAX_SPLIT ? chunks : MAX_SPLIT;
 }
 
-// grid (nsplit, n_head, n_tokens*n_stream), clusters of (nsplit, 1, 1) (QTYPE < 0: nsplit = split_ctas(n_kv)) or
-// (nsplit, 256/HD, 1), THREADS threads.
-template <int HD, int QTYPE>
-__global__ void __launch_bounds__(THREADS, 4) attn_split_kernel(const params p, const int n_tokens, const quant_out qo) {
+// grid (split_ctas(n_kv), n_head, n_tokens*n_stream), clusters of (split_ctas(n_kv), 1, 1), THREADS threads.
+template <int HD>
+__global__ void __launch_bounds__(THREADS, 4) attn_split_kernel(const params p, const int n_tokens) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     static_assert(HD == 64 || HD == 128, "head sizes 64 and 128");
     static_assert(SPLIT_CHUNK == 64, "a chunk's V row piece is one 16-byte load per lane of 8");
@@ -314,8 +304,7 @@ __global__ void __launch_bounds__(THREADS, 4) attn_split_kernel(const params p, 
 
     namespace cg = cooperative_groups;
     const cg::cluster_group cluster = cg::this_cluster();
-    // rank: this CTA's share of the positions; the cluster's y index (QTYPE >= 0) is its head within the block
-    const int rank = (int) cluster.block_index().x, nsplit = (int) cluster.dim_blocks().x;
+    const int rank = (int) cluster.block_rank(), nsplit = (int) cluster.num_blocks();
     const int h = blockIdx.y, t = blockIdx.z % n_tokens, s = blockIdx.z / n_tokens, tid = threadIdx.x;
     const int lane = tid % 32, l8 = tid % 8, r8 = tid / 8;
     const int hk = h / p.head_ratio, sk = s / p.stream_ratio;
@@ -423,16 +412,15 @@ __global__ void __launch_bounds__(THREADS, 4) attn_split_kernel(const params p, 
         ml_s = make_float2(m_run, l_run);
     }
     cluster.sync();
-    // the output of head h + hp, dimension d: the cluster's partials of that head (CTAs r + hp*nsplit, r < nsplit)
-    auto combine = [&](const int hp, const int d) {
+    if (rank == 0 && tid < HD) {
         float2 ml[MAX_SPLIT];
         float  o[MAX_SPLIT];
         float  mx = -INFINITY;
 #pragma unroll
         for (int r = 0; r < MAX_SPLIT; ++r) {
             if (r < nsplit) {
-                ml[r] = *cluster.map_shared_rank(&ml_s, r + hp*nsplit);
-                o[r]  = cluster.map_shared_rank(o_s, r + hp*nsplit)[d];
+                ml[r] = *cluster.map_shared_rank(&ml_s, r);
+                o[r]  = cluster.map_shared_rank(o_s, r)[tid];
                 mx = fmaxf(mx, ml[r].x);
             }
         }
@@ -446,39 +434,12 @@ __global__ void __launch_bounds__(THREADS, 4) attn_split_kernel(const params p, 
                 den += w*ml[r].y;
             }
         }
-        return num/den;
-    };
-    if constexpr (QTYPE < 0) {
-        if (rank == 0 && tid < HD) {
-            p.dst[tid + t*p.d_nb1 + h*p.d_nb2 + s*p.d_nb3] = combine(0, tid);
-        }
-    } else {
-        constexpr int HPB = 256 / HD;
-        __shared__ __align__(16) float out_s[256]; // the block: heads h .. h + HPB - 1
-        if (cluster.block_rank() == 0) {
-            for (int e = tid; e < 256; e += THREADS) {
-                const int hp = e / HD, d = e % HD;
-                out_s[e] = combine(hp, d);
-                p.dst[d + t*p.d_nb1 + (h + hp)*p.d_nb2 + s*p.d_nb3] = out_s[e];
-            }
-            __syncthreads();
-            if (tid < 32) { // one warp quantizes the block, as tq_mmv_quantize does
-                const int col = blockIdx.z, b = h / HPB;
-                const float2 dm = tq_mmv::quantize_block<QTYPE>(out_s, qo.yq + ((int64_t) col*qo.nb + b)*64, tid);
-                if (tid == 0) {
-                    qo.ym[(int64_t) b*tq_mmv::MAX_COLS + col] = dm;
-                }
-                if (col == 0 && tid >= qo.ncols && tid < tq_mmv::MAX_COLS) {
-                    qo.ym[(int64_t) b*tq_mmv::MAX_COLS + tid] = make_float2(0.0f, 0.0f);
-                }
-            }
-        }
+        p.dst[tid + t*p.d_nb1 + h*p.d_nb2 + s*p.d_nb3] = num/den;
     }
     cluster.sync(); // the other ranks' shared memory stays until rank 0 has read it
 #else
     (void) p;
     (void) n_tokens;
-    (void) qo;
 #endif
 }
 
@@ -501,21 +462,17 @@ static void launch_hd(const params & p, const dim3 grid, cudaStream_t stream) {
 }
 
 // The split kernel where the device runs sm_90 code (li.bulk: cc >= 9.0 and PTX >= 9.0); false: not launched.
-// QTYPE >= 0: its output also quantized into qo, a cluster spanning the 256/HD heads of a block (at most
-// MAX_SPLIT*HD/256 CTAs per head then).
-template <int HD, int QTYPE>
-static bool launch_split(const params & p, const quant_out & qo, const int n_head, const int n_tokens, const int n_stream,
-                         cudaStream_t stream) {
+template <int HD>
+static bool launch_split(const params & p, const int n_head, const int n_tokens, const int n_stream, cudaStream_t stream) {
     static tq_mmv::launch_info cache[64];
-    const auto kernel = attn_split_kernel<HD, QTYPE>;
+    const auto kernel = attn_split_kernel<HD>;
     const tq_mmv::launch_info & li = tq_mmv::get_launch_info(cache, kernel, THREADS, 0);
     if (!li.bulk) {
         return false;
     }
-    constexpr int HPB = QTYPE < 0 ? 1 : 256 / HD;
-    const int nsplit = split_ctas(p.n_kv) < MAX_SPLIT / HPB ? split_ctas(p.n_kv) : MAX_SPLIT / HPB;
+    const int nsplit = split_ctas(p.n_kv);
     tq_mmv::launch(kernel, dim3(nsplit, n_head, n_tokens*n_stream), dim3(THREADS, 1, 1), 0, stream, li.pdl,
-                   tq_mmv::cluster_dims{nsplit, HPB}, p, n_tokens, qo);
+                   tq_mmv::cluster_x{nsplit}, p, n_tokens);
     return true;
 }
 
@@ -524,8 +481,8 @@ static bool launch_split(const params & p, const quant_out & qo, const int n_hea
 // (head, token, stream): split_ctas(n_kv) or 1.
 static inline int attn_vec(const params & p, const int hd, const int n_head, const int n_tokens, const int n_stream,
                            cudaStream_t stream) {
-    if (split_enabled() && (hd == 64 ? launch_split<64, -1>(p, {}, n_head, n_tokens, n_stream, stream)
-                                     : launch_split<128, -1>(p, {}, n_head, n_tokens, n_stream, stream))) {
+    if (split_enabled() && (hd == 64 ? launch_split<64>(p, n_head, n_tokens, n_stream, stream)
+                                     : launch_split<128>(p, n_head, n_tokens, n_stream, stream))) {
         return split_ctas(p.n_kv);
     }
     const dim3 grid(n_head, n_tokens, n_stream);
@@ -536,37 +493,6 @@ static inline int attn_vec(const params & p, const int hd, const int n_head, con
         pf ? launch_hd<128, true>(p, grid, stream) : launch_hd<128, false>(p, grid, stream);
     }
     return 1;
-}
-
-// EXPERIMENT (session 16): a kernel that does nothing but take its place in the PDL chain (launch_dependents, wait),
-// grid `ctas` x 32 threads: between the quantizing attention and the projection it mimics the removed quantizer's
-// position without its work (TQ_GGUF_CUDA_ATTN_QUANT_SPACER=N).
-__global__ void __launch_bounds__(32) pdl_spacer_kernel() {
-    tq_mmv::pdl_launch_dependents();
-    tq_mmv::pdl_wait();
-}
-
-static inline void pdl_spacer(const int ctas, cudaStream_t stream) {
-    static tq_mmv::launch_info cache[64];
-    const tq_mmv::launch_info & li = tq_mmv::get_launch_info(cache, pdl_spacer_kernel, 32, 0);
-    tq_mmv::launch(pdl_spacer_kernel, dim3(ctas, 1, 1), dim3(32, 1, 1), 0, stream, li.pdl);
-}
-
-// attn_vec whose output is also quantized into qo for the TQ mat-vec behind it (see quant_out): the split kernel
-// only. Returns false, launching nothing, where that cannot run (split off, no sm_90 code, n_head not a multiple
-// of the 256/hd heads of a block, more than MAX_COLS columns).
-static inline bool attn_vec_quantized(const params & p, const quant_out & qo, const int hd, const int n_head,
-                                      const int n_tokens, const int n_stream, cudaStream_t stream) {
-    if (!split_enabled() || n_head % (256 / hd) != 0 || n_tokens*n_stream > tq_mmv::MAX_COLS ||
-            qo.ncols != n_tokens*n_stream || qo.nb*256 != n_head*hd) {
-        return false;
-    }
-    if (qo.type == tq_mmv::TQ2) {
-        return hd == 64 ? launch_split<64, tq_mmv::TQ2>(p, qo, n_head, n_tokens, n_stream, stream)
-                        : launch_split<128, tq_mmv::TQ2>(p, qo, n_head, n_tokens, n_stream, stream);
-    }
-    return hd == 64 ? launch_split<64, tq_mmv::TQ1>(p, qo, n_head, n_tokens, n_stream, stream)
-                    : launch_split<128, tq_mmv::TQ1>(p, qo, n_head, n_tokens, n_stream, stream);
 }
 
 } // namespace tq_attn

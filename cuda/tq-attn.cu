@@ -1,10 +1,8 @@
 // tq_gguf: ggml-cuda entry of the decode attention without flash attention (tq-attn-kernel.cuh).
 #include "tq-attn.cuh"
 #include "tq-attn-kernel.cuh"
-#include "tq-mmv.cuh"
 
 #include <cstdio>
-#include <cstdlib>
 
 static bool tq_attn_enabled() {
     static const bool enabled = tq_mmv::env_switch_on("TQ_GGUF_CUDA_ATTN");
@@ -79,34 +77,6 @@ int ggml_cuda_tq_attn_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgrap
     p.head_ratio = (int) (n_head / k->ne[2]);
     p.stream_ratio = (int) (n_stream / k->ne[3]);
     p.scale = scale;
-    // the output projection behind it, its input quantized by the attention kernel (no quantizer in between)
-    const ggml_cuda_tq_attn_out out = n_tokens*n_stream <= tq_mmv::MAX_COLS ? ggml_cuda_tq_match_attn_out(cgraph, i + 2)
-                                                                            : ggml_cuda_tq_attn_out{};
-    if (out.nodes > 0) {
-        tq_attn::quant_out qo;
-        qo.type  = out.weights->type == GGML_TYPE_TQ2_0 ? tq_mmv::TQ2 : tq_mmv::TQ1;
-        qo.nb    = (int) (out.weights->ne[0] / QK_K);
-        qo.ncols = (int) (n_tokens*n_stream);
-        ggml_cuda_pool_alloc<int>    yq(ctx.pool(), (size_t) qo.ncols*qo.nb*QK_K/4);
-        ggml_cuda_pool_alloc<float2> ym(ctx.pool(), (size_t) qo.nb*tq_mmv::MAX_COLS);
-        qo.yq = yq.get();
-        qo.ym = ym.get();
-        if (tq_attn::attn_vec_quantized(p, qo, (int) hd, (int) n_head, (int) n_tokens, (int) n_stream, ctx.stream())) {
-            static const int spacer = getenv("TQ_GGUF_CUDA_ATTN_QUANT_SPACER") ? atoi(getenv("TQ_GGUF_CUDA_ATTN_QUANT_SPACER")) : 0;
-            if (spacer > 0) {
-                tq_attn::pdl_spacer(spacer, ctx.stream());
-            }
-            ggml_cuda_tq_attn_out_run(ctx, out, qo.yq, qo.ym);
-            static bool logged = false;
-            if (tq_mmv::log_first_time(logged)) {
-                fprintf(stderr, "tq_gguf: KQ, softmax, KQV and the output projection's quantization in one launch "
-                        "(%lld heads, %lld tokens, n_kv %lld), %d nodes in two launches\n",
-                        (long long) n_head, (long long) n_tokens, (long long) n_kv, 3 + out.nodes);
-            }
-            return 3 + out.nodes;
-        }
-    }
-
     const int ctas = tq_attn::attn_vec(p, (int) hd, (int) n_head, (int) n_tokens, (int) n_stream, ctx.stream());
 
     static bool logged = false;

@@ -8,8 +8,5 @@
 // transposed V cache) of 1..8 tokens per stream, head size 64 or 128, at most 1024 cache positions (a
 // multiple of 8), KQ and softmax read by nothing else. Returns 3 (the nodes run) or 0 (none; ggml runs them).
 // On sm_90 a head's positions are split over a thread-block cluster (TQ_GGUF_CUDA_ATTN_SPLIT=0: one CTA per
-// head, as on other GPUs). TQ_GGUF_CUDA_ATTN=0 turns it off (A/B). On sm_90, where the nodes behind are the
-// output projection of a TQ mat-vec (ggml_cuda_tq_match_attn_out), the attention kernel also quantizes that
-// projection's input and the projection runs without its quantizer (returns 6 or 7 then; TQ_GGUF_CUDA_ATTN_QUANT=0
-// turns that off).
+// head, as on other GPUs). TQ_GGUF_CUDA_ATTN=0 turns it off (A/B).
 int ggml_cuda_tq_attn_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, int i);

@@ -977,25 +977,24 @@ static const launch_info & get_launch_info(launch_info (&cache)[64], Kernel kern
     return li;
 }
 
-// Thread-block clusters of x * y CTAs (sm_90; x = 0: a launch without the cluster attribute).
-struct cluster_dims {
-    int x = 0;
-    int y = 1;
+// Thread-block clusters of n CTAs along x (sm_90; 0: a launch without the cluster attribute).
+struct cluster_x {
+    int n = 0;
 };
 
 template <typename... KArgs, typename... Args>
 static void launch(void (*kernel)(KArgs...), const dim3 grid, const dim3 block, const int smem, cudaStream_t stream,
-                   const bool pdl, const cluster_dims cluster, Args... args) {
-    if (!pdl && cluster.x == 0) {
+                   const bool pdl, const cluster_x cluster, Args... args) {
+    if (!pdl && cluster.n == 0) {
         kernel<<<grid, block, smem, stream>>>(args...);
         return;
     }
     cudaLaunchAttribute attrs[2] = {};
     unsigned int nattrs = 0;
-    if (cluster.x > 0) {
+    if (cluster.n > 0) {
         attrs[nattrs].id = cudaLaunchAttributeClusterDimension;
-        attrs[nattrs].val.clusterDim.x = cluster.x;
-        attrs[nattrs].val.clusterDim.y = cluster.y;
+        attrs[nattrs].val.clusterDim.x = cluster.n;
+        attrs[nattrs].val.clusterDim.y = 1;
         attrs[nattrs].val.clusterDim.z = 1;
         ++nattrs;
     }
@@ -1017,7 +1016,7 @@ static void launch(void (*kernel)(KArgs...), const dim3 grid, const dim3 block, 
 template <typename... KArgs, typename... Args>
 static void launch(void (*kernel)(KArgs...), const dim3 grid, const dim3 block, const int smem, cudaStream_t stream,
                    const bool pdl, Args... args) {
-    launch(kernel, grid, block, smem, stream, pdl, cluster_dims{}, args...);
+    launch(kernel, grid, block, smem, stream, pdl, cluster_x{}, args...);
 }
 
 // What a mat-vec call does besides dst = x y for every segment (see mul_mat_vec_segments).

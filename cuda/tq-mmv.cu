@@ -46,31 +46,17 @@ struct tq_rms_norm {
 // matrix of segs, all of the type, K and row layout of `weights` (one of them); see
 // tq_mmv::mul_mat_vec_segments for opt. src1_data (not null): where src1's values are read instead of
 // src1->data, in src1's layout (the source of a CONT that only copies, see tq_cont_mul_mat_vec).
-// quantized (yq not null): src1 already quantized there by the preceding kernel (the attention, see
-// ggml_cuda_tq_attn_out_run); no quantizer runs.
-struct tq_quantized_src1 {
-    int    * yq = nullptr; // ncols*nb*64 ints: int8 activations in the kernel's permuted order
-    float2 * ym = nullptr; // nb*MAX_COLS: (d, d*sum) per block and column, absent columns zero
-};
-
 static void tq_mul_mat_vec_run(ggml_backend_cuda_context & ctx, const ggml_tensor * weights, const tq_mmv::mv_segments & segs,
                                const ggml_tensor * src1, tq_mmv::mv_options opt = {}, const tq_rms_norm & norm = {},
-                               const void * src1_data = nullptr, const tq_quantized_src1 & quantized = {}) {
+                               const void * src1_data = nullptr) {
     const int     nb        = (int) (weights->ne[0] / QK_K);
     const int64_t row_bytes = weights->nb[1];
     const int     ncols     = (int) src1->ne[1];
     cudaStream_t stream = ctx.stream();
 
     // int8 activations (ncols*K bytes, in the kernel's permuted order) and (d, d*sum) per block/column
-    ggml_cuda_pool_alloc<int>    yq_alloc(ctx.pool());
-    ggml_cuda_pool_alloc<float2> ym_alloc(ctx.pool());
-    int    * yq = quantized.yq;
-    float2 * ym = quantized.ym;
-    opt.quantize = yq == nullptr;
-    if (opt.quantize) {
-        yq = yq_alloc.alloc((size_t) ncols*nb*QK_K/4);
-        ym = ym_alloc.alloc((size_t) nb*tq_mmv::MAX_COLS);
-    }
+    ggml_cuda_pool_alloc<int>    yq(ctx.pool(), (size_t) ncols*nb*QK_K/4);
+    ggml_cuda_pool_alloc<float2> ym(ctx.pool(), (size_t) nb*tq_mmv::MAX_COLS);
 
     const ggml_tensor * y_src = norm.x ? norm.x : src1;
     const float * y  = (const float *) (norm.x ? norm.x->data : src1_data ? src1_data : src1->data);
@@ -78,9 +64,9 @@ static void tq_mul_mat_vec_run(ggml_backend_cuda_context & ctx, const ggml_tenso
     opt.norm_w   = norm.x ? (const float *) norm.w->data : nullptr;
     opt.norm_eps = norm.eps;
     if (weights->type == GGML_TYPE_TQ2_0) {
-        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ2>(segs, y, yq, ym, nb, row_bytes, ncols, sy, stream, opt);
+        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ2>(segs, y, yq.get(), ym.get(), nb, row_bytes, ncols, sy, stream, opt);
     } else {
-        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ1>(segs, y, yq, ym, nb, row_bytes, ncols, sy, stream, opt);
+        tq_mmv::mul_mat_vec_segments<tq_mmv::TQ1>(segs, y, yq.get(), ym.get(), nb, row_bytes, ncols, sy, stream, opt);
     }
     CUDA_CHECK(cudaGetLastError());
 }
@@ -495,50 +481,6 @@ static int tq_cont_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_cgrap
         fprintf(stderr, "tq_gguf: a mat-vec reads its CONT's source (%d nodes in one launch)\n", count);
     }
     return count;
-}
-
-// Off with TQ_GGUF_CUDA_ATTN_QUANT=0 (A/B) and with GGML_CUDA_DISABLE_FUSION.
-static bool attn_out_enabled() {
-    static const bool enabled = tq_mmv::env_switch_on("TQ_GGUF_CUDA_ATTN_QUANT") && !ggml_fusion_disabled();
-    return enabled;
-}
-
-ggml_cuda_tq_attn_out ggml_cuda_tq_match_attn_out(const ggml_cgraph * cgraph, const int kqv_idx) {
-    ggml_cuda_tq_attn_out out;
-    if (!attn_out_enabled() || kqv_idx + 3 >= cgraph->n_nodes) {
-        return out;
-    }
-    const ggml_tensor * kqv  = cgraph->nodes[kqv_idx];
-    const ggml_tensor * perm = cgraph->nodes[kqv_idx + 1];
-    const ggml_tensor * cont = cgraph->nodes[kqv_idx + 2];
-    ggml_tensor * mm = cgraph->nodes[kqv_idx + 3];
-    const int32_t * axes = (const int32_t *) perm->op_params;
-    if (perm->op != GGML_OP_PERMUTE || perm->src[0] != kqv || axes[0] != 0 || axes[1] != 2 || axes[2] != 1 || axes[3] != 3 ||
-            cont->op != GGML_OP_CONT || cont->src[0] != perm || cont->type != GGML_TYPE_F32 || !ggml_is_contiguous(cont) ||
-            cont->ne[0] != kqv->ne[0]*kqv->ne[2] || cont->ne[1] != kqv->ne[1]*kqv->ne[3] || cont->ne[2] != 1 ||
-            cont->ne[3] != 1 || mm->op != GGML_OP_MUL_MAT || mm->src[1] != cont ||
-            !ggml_cuda_tq_mmv_applies(mm->src[0], cont, mm)) {
-        return out;
-    }
-    const ggml_tensor * r = tq_match_residual_add(cgraph, kqv_idx + 3);
-    const int count = r != nullptr ? 5 : 4;
-    const ggml_op ops[5] = {GGML_OP_MUL_MAT, GGML_OP_PERMUTE, GGML_OP_CONT, GGML_OP_MUL_MAT, GGML_OP_ADD};
-    const int outputs[1] = {kqv_idx + count - 1};
-    if (!ggml_can_fuse_subgraph(cgraph, kqv_idx, count, ops, outputs, 1)) {
-        return out;
-    }
-    out.nodes   = count - 1;
-    out.weights = mm->src[0];
-    out.input   = cont;
-    out.addend  = r;
-    out.dst     = cgraph->nodes[kqv_idx + count - 1];
-    return out;
-}
-
-void ggml_cuda_tq_attn_out_run(ggml_backend_cuda_context & ctx, const ggml_cuda_tq_attn_out & out, int * yq, float2 * ym) {
-    tq_mmv::mv_segments segs = {};
-    add_segment(segs, out.weights, out.dst, out.addend);
-    tq_mul_mat_vec_run(ctx, out.weights, segs, out.input, {}, {}, nullptr, {yq, ym});
 }
 
 // nodes i, i+1 = RMS_NORM(x), MUL(that, w) with w one row of K floats (either operand order), x rows of K

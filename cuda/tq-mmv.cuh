@@ -16,23 +16,6 @@ bool ggml_cuda_tq_mul_mat_vec(ggml_backend_cuda_context & ctx, const ggml_tensor
 bool ggml_cuda_tq_mul_mat_vec_glu(ggml_backend_cuda_context & ctx, const ggml_tensor * up_node, const ggml_tensor * gate,
                                   ggml_tensor * glu_node);
 
-// The output projection behind an attention whose KQV product is node kqv_idx, as llama.cpp builds it without flash
-// attention: PERMUTE (0, 2, 1, 3), CONT to (head_dim*n_head, n_tokens*n_stream), a TQ MUL_MAT on it that the mat-vec
-// takes, and its residual ADD where that matches. nodes: how many nodes after kqv_idx it spans (3 or 4; 0: no match,
-// or TQ_GGUF_CUDA_ATTN_QUANT=0).
-struct ggml_cuda_tq_attn_out {
-    int nodes = 0;
-    const ggml_tensor * weights = nullptr; // the projection's TQ weights
-    const ggml_tensor * input   = nullptr; // the CONT (the projection's src1, never written)
-    const ggml_tensor * addend  = nullptr; // the residual, or null
-    ggml_tensor       * dst     = nullptr; // the MUL_MAT or ADD node
-};
-ggml_cuda_tq_attn_out ggml_cuda_tq_match_attn_out(const ggml_cgraph * cgraph, int kqv_idx);
-
-// Runs that projection on its input quantized by the attention kernel (tq_attn::quant_out: yq, ym in
-// tq_mmv_quantize's layout for the weights' type): no quantizer between the two launches.
-void ggml_cuda_tq_attn_out_run(ggml_backend_cuda_context & ctx, const ggml_cuda_tq_attn_out & out, int * yq, float2 * ym);
-
 // ggml-cuda's fusion pass, at node i (returns how many nodes it ran, 0: none; a gate/up pair followed by its
 // GLU alone is left to the function above):
 //   * mat-vecs of one input in one launch (a Llama layer's Q/K/V projections): nodes i, i+1, .. (2 or 3)
@@ -47,8 +30,7 @@ void ggml_cuda_tq_attn_out_run(ggml_backend_cuda_context & ctx, const ggml_cuda_
 //     attention), read by nothing but the TQ mat-vec behind it (and its residual ADD): the mat-vec reads
 //     the CONT's source;
 //   * the attention's KQ, softmax and KQV without flash attention (F16 caches, any weight type): one launch,
-//     see ggml_cuda_tq_attn_try_fuse (tq-attn.cuh); with the TQ output projection behind it, whose input the
-//     attention kernel quantizes (ggml_cuda_tq_match_attn_out).
+//     see ggml_cuda_tq_attn_try_fuse (tq-attn.cuh).
 int ggml_cuda_tq_try_fuse(ggml_backend_cuda_context & ctx, const ggml_cgraph * cgraph, int i);
 
 // Backend graph_optimize step (before ggml-alloc places the tensors): moves the later two of three TQ
