@@ -675,7 +675,11 @@ static __device__ __forceinline__ void tq_mmv_block(
 // that the other launches keep their code (see mv_epilogue).
 // DEEP: activations prefetched 3 blocks ahead across chunk boundaries instead of 1 block ahead within a
 // chunk (see deep_prefetch_rule).
-template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI>
+// ROT (EXPERIMENT, session 16; no EPI): the chunks of the CTA's tiles dealt to the warps round-robin as one sequence
+// (warp w takes chunks w, w + NW, .. of all its tiles, so that the extra chunk of a tile whose chunk count NW does
+// not divide rotates between warps), and no barrier: each warp stores its partial sums of a tile into one of RB
+// buffers and counts itself in; the last warp to arrive reduces the tile and frees the buffer.
+template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI, bool ROT = false>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const mv_segments segs, const int ntiles, const int * yq, const float2 * ym,
         const int nb, const int64_t row_bytes, const int ncols, const char * __restrict__ x_up, const int glu,
@@ -685,14 +689,23 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     constexpr int CW  = chunk<type, CB>::stride; // words per row per stage in shared memory
     constexpr bool BULK = cpy == COPY_BULK;
     constexpr int CPR = BULK ? 1 : CB*BS/cpy; // cp.async copies per row of a full chunk
+    static_assert(!(ROT && EPI), "the rope / store epilogue keeps the per-tile barrier");
+    constexpr int RB = ROT ? 4 : 2; // reduction buffers
     extern __shared__ uint32_t tq_mmv_smem[];
 
     const int lane = threadIdx.x, warp = threadIdx.y;
     const int g = lane / 4, t = lane % 4;
     const uint64_t wpol = weight_policy(evict_first);
-    uint32_t * wbuf = tq_mmv_smem + warp*STAGES*ROWS*CW;
-    float    * red  = (float *) (tq_mmv_smem + NW*STAGES*ROWS*CW); // [2][NW][2 matrices][ROWS][MAX_COLS]
-    uint64_t * bars = (uint64_t *) (red + 4*NW*ROWS*MAX_COLS) + warp*STAGES; // BULK: one per stage
+    uint32_t * wbuf   = tq_mmv_smem + warp*STAGES*ROWS*CW;
+    float    * red    = (float *) (tq_mmv_smem + NW*STAGES*ROWS*CW); // [RB][NW][2 matrices][ROWS][MAX_COLS]
+    int      * rcount = (int *) (red + RB*NW*2*ROWS*MAX_COLS);      // ROT: [RB] arrivals, [RB] completed uses
+    uint64_t * bars   = (uint64_t *) (rcount + (ROT ? 2*RB : 0)) + warp*STAGES; // BULK: one per stage
+    if (ROT) {
+        if (warp == 0 && lane < 2*RB) {
+            rcount[lane] = 0;
+        }
+        __syncthreads();
+    }
     if (BULK) {
         if (lane == 0) {
 #pragma unroll
@@ -705,13 +718,15 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
 
     const int nchunks  = (nb + CB - 1) / CB;
     const int nmat     = x_up != nullptr ? 2 : 1;
+    const int nct      = nmat*nchunks; // chunks of a tile (matrix c / nchunks, first block (c % nchunks)*CB)
     const int my_tiles = (ntiles - (int) blockIdx.x + (int) gridDim.x - 1) / (int) gridDim.x;
-    const int per_tile = (nmat*nchunks - warp + NW - 1) / NW; // this warp's chunks of every tile (>= 1)
-    const int nitems   = my_tiles*per_tile;
-    // item j of this warp: tile blockIdx.x + (j / per_tile)*gridDim.x, chunk warp + NW*(j % per_tile) of
-    // the tile's nmat*nchunks chunks (matrix c / nchunks, first block (c % nchunks)*CB)
-    auto tile_of  = [&](const int j) { return (int) blockIdx.x + (j / per_tile)*(int) gridDim.x; };
-    auto chunk_of = [&](const int j) { return warp + NW*(j % per_tile); };
+    const int per_tile = (nct - warp + NW - 1) / NW; // !ROT: this warp's chunks of every tile (>= 1)
+    const int nitems   = ROT ? (my_tiles*nct - warp + NW - 1) / NW : my_tiles*per_tile;
+    // item j of this warp: local tile local_of(j) (tile blockIdx.x + local*gridDim.x), chunk chunk_of(j); !ROT:
+    // chunk warp + NW*(j % per_tile) of tile j / per_tile; ROT: chunk (warp + NW*j) % nct of tile (warp + NW*j) / nct
+    auto local_of = [&](const int j) { return ROT ? (warp + NW*j) / nct : j / per_tile; };
+    auto tile_of  = [&](const int j) { return (int) blockIdx.x + local_of(j)*(int) gridDim.x; };
+    auto chunk_of = [&](const int j) { return ROT ? (warp + NW*j) % nct : warp + NW*(j % per_tile); };
 
     auto issue = [&](const int j, const int stage) {
         if (j < nitems) {
@@ -808,7 +823,35 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         prefetch_first(0);
     }
 
-    int buf = 0; // reduction buffer of the current tile
+    // the outputs idx0, idx0 + step, .. (of ROWS*MAX_COLS) of a tile from the warps' partial sums in rb (no EPI)
+    auto store_tile = [&](const float * rb, const int tile, const int idx0, const int step) {
+        const mv_segment sg = segment_of(segs, tile);
+        const int row0 = (tile - sg.tile0)*ROWS;
+        for (int idx = idx0; idx < ROWS*MAX_COLS; idx += step) {
+            const int r = idx / MAX_COLS, col = idx % MAX_COLS;
+            float v = 0.0f;
+#pragma unroll
+            for (int w = 0; w < NW; ++w) {
+                v += rb[(w*2*ROWS + r)*MAX_COLS + col];
+            }
+            if (nmat == 2) {
+                float u = 0.0f;
+#pragma unroll
+                for (int w = 0; w < NW; ++w) {
+                    u += rb[((w*2 + 1)*ROWS + r)*MAX_COLS + col];
+                }
+                v = glu_apply(glu, v, u);
+            }
+            if (col < ncols && row0 + r < sg.nrows) {
+                if (sg.add != nullptr) {
+                    v += sg.add[col*sg.stride_add + row0 + r];
+                }
+                sg.dst[col*sg.stride_dst + row0 + r] = v;
+            }
+        }
+    };
+
+    int buf = 0; // reduction buffer of the current tile (!ROT)
     for (int j = 0; j < nitems; ++j) {
         issue(j + STAGES - 1, (j + STAGES - 1) % STAGES); // refills the slot consumed at j - 1
 
@@ -863,7 +906,40 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         }
         __syncwarp(); // this slot is refilled by the next iteration's issue
 
-        if (j % per_tile == per_tile - 1) { // this warp's last chunk of the tile: cross-warp reduction
+        const bool tile_end = ROT ? chunk_of(j) + NW >= nct : j % per_tile == per_tile - 1;
+        if (ROT && tile_end) { // this warp's last chunk of the tile: its partial sums, and the reduction if last
+            const int tl = local_of(j), slot = tl % RB, use = tl / RB;
+            while (((volatile int *) rcount)[RB + slot] != use) { } // the buffer's previous tile is reduced
+            float * rb = red + slot*NW*2*ROWS*MAX_COLS; // [NW][matrix][ROWS][MAX_COLS]
+#pragma unroll
+            for (int m = 0; m < 2; ++m) {
+                const float * a = m == 0 ? acc : acc_up;
+                float * rw = rb + (warp*2 + m)*ROWS*MAX_COLS;
+                rw[ g     *MAX_COLS + 2*t    ] = a[0];
+                rw[ g     *MAX_COLS + 2*t + 1] = a[1];
+                rw[(g + 8)*MAX_COLS + 2*t    ] = a[2];
+                rw[(g + 8)*MAX_COLS + 2*t + 1] = a[3];
+            }
+            acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
+            acc_up[0] = acc_up[1] = acc_up[2] = acc_up[3] = 0.0f;
+            __syncwarp();
+            __threadfence_block();
+            int last = 0;
+            if (lane == 0) {
+                last = atomicAdd(&rcount[slot], 1) == NW - 1;
+            }
+            if (__shfl_sync(0xffffffff, last, 0)) {
+                __threadfence_block(); // every warp's partial sums, stored before its count
+                store_tile(rb, tile_of(j), lane, 32);
+                __syncwarp();
+                if (lane == 0) {
+                    rcount[slot] = 0;
+                    __threadfence_block();
+                    ((volatile int *) rcount)[RB + slot] = use + 1;
+                }
+            }
+        }
+        if (!ROT && tile_end) { // this warp's last chunk of the tile: cross-warp reduction
             float * rb = red + buf*NW*2*ROWS*MAX_COLS; // [NW][matrix][ROWS][MAX_COLS]
 #pragma unroll
             for (int m = 0; m < 2; ++m) {
@@ -880,9 +956,9 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
             // the next tile's barrier, which every reader of this one has passed.
             __syncthreads();
             const int tile = tile_of(j);
-            const mv_segment sg = segment_of(segs, tile);
-            const int row0 = (tile - sg.tile0)*ROWS;
             if constexpr (EPI) {
+                const mv_segment sg = segment_of(segs, tile);
+                const int row0 = (tile - sg.tile0)*ROWS;
                 const mv_epilogue ep = epilogue_of(epis, segs, tile);
                 auto result = [&](const int r, const int col) { // the warps' sums of row r
                     float v = 0.0f;
@@ -899,28 +975,7 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
                     }
                 }
             } else {
-                for (int idx = warp*32 + lane; idx < ROWS*MAX_COLS; idx += NW*32) {
-                    const int r = idx / MAX_COLS, col = idx % MAX_COLS;
-                    float v = 0.0f;
-#pragma unroll
-                    for (int w = 0; w < NW; ++w) {
-                        v += rb[(w*2*ROWS + r)*MAX_COLS + col];
-                    }
-                    if (nmat == 2) {
-                        float u = 0.0f;
-#pragma unroll
-                        for (int w = 0; w < NW; ++w) {
-                            u += rb[((w*2 + 1)*ROWS + r)*MAX_COLS + col];
-                        }
-                        v = glu_apply(glu, v, u);
-                    }
-                    if (col < ncols && row0 + r < sg.nrows) {
-                        if (sg.add != nullptr) {
-                            v += sg.add[col*sg.stride_add + row0 + r];
-                        }
-                        sg.dst[col*sg.stride_dst + row0 + r] = v;
-                    }
-                }
+                store_tile(rb, tile, warp*32 + lane, NW*32);
             }
             buf ^= 1;
         }
@@ -930,9 +985,9 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     }
 }
 
-template <int type, int NW, int STAGES, int CB>
+template <int type, int NW, int STAGES, int CB, bool ROT = false>
 constexpr int smem_bytes() {
-    return NW*STAGES*ROWS*chunk<type, CB>::stride*4 + 4*NW*ROWS*MAX_COLS*4 + NW*STAGES*8;
+    return NW*STAGES*ROWS*chunk<type, CB>::stride*4 + (ROT ? 4 : 2)*2*NW*ROWS*MAX_COLS*4 + (ROT ? 8*4 : 0) + NW*STAGES*8;
 }
 
 // Whether the kernel handles this shape/alignment: even number of blocks per row (block pairs are
@@ -1028,6 +1083,7 @@ struct mv_options {
     const float * norm_w = nullptr; // not null: y is the input of rms_norm(y, norm_eps)*norm_w (fused)
     float norm_eps = 0.0f;
     const mv_epilogues * epi = nullptr; // not null (no x_up): each matrix's rope / store (the EPI kernels)
+    bool rotate = false;            // EXPERIMENT (harness): the ROT kernels where the launch is deep, chunks of 8
 };
 
 // One mat-vec call: the operands and what the launch may do.
@@ -1078,10 +1134,10 @@ static inline bool weights_evict_first() {
 
 // Quantize (unless a.opt.quantize is false) and launch; false, launching nothing, where this is the bulk-copy
 // instantiation and the device or the loaded code has no bulk copies.
-template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI>
+template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI, bool ROT = false>
 static bool launch_k(const mv_args & a) {
-    constexpr int smem = smem_bytes<type, NW, STAGES, CB>();
-    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB, DEEP, EPI>;
+    constexpr int smem = smem_bytes<type, NW, STAGES, CB, ROT>();
+    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB, DEEP, EPI, ROT>;
     static launch_info cache[64];
     const launch_info & li = get_launch_info(cache, kernel, NW*32, smem);
     if (cpy == COPY_BULK && !li.bulk) {
@@ -1132,6 +1188,11 @@ template <int type, int cpy, int NW, int STAGES, int CB>
 static bool launch_kp(const mv_args & a) {
     if (a.opt.epi != nullptr) {
         return launch_k<type, cpy, NW, STAGES, CB, false, true>(a);
+    }
+    if constexpr (deep_prefetch_rule<NW, STAGES, CB>() && CB == 8 && NW >= 2) {
+        if (a.opt.rotate && deep_prefetch_enabled()) {
+            return launch_k<type, cpy, NW, STAGES, CB, true, false, true>(a);
+        }
     }
     if constexpr (deep_prefetch_rule<NW, STAGES, CB>()) {
         if (deep_prefetch_enabled()) {
@@ -1256,7 +1317,8 @@ static void launch_default(const mv_args & a) {
 //     computed inside the quantization;
 //   * quantize false (harness): yq/ym are already there;
 //   * variant (harness only): 0 = default; 1..7: fixed (NW, STAGES) for comparisons; 8: chunks of 8
-//     only; 9..11: chunks of 4 on long rows (NW, STAGES) = (8, 3), (4, 4), (8, 2); 12: (2, 2).
+//     only; 9..11: chunks of 4 on long rows (NW, STAGES) = (8, 3), (4, 4), (8, 2); 12: (2, 2); 13, 14: the ROT
+//     kernels (NW, STAGES) = (4, 2), (4, 3); 15: the default launch with the ROT kernels where it is deep.
 //
 // Tried twice and removed: quantizing the activations inside the mat-vec (no separate kernel).
 //   1. each warp its own blocks: 3072 x 3072 5.6 vs 8.8 us alone, but llama-bench tg128 slower (H200,
@@ -1335,6 +1397,10 @@ static void mul_mat_vec_segments(const mv_segments & segs, const float * y, int 
         case 10: if (nb >= 16) { launch_nw<type, 4, 4, 4>(a); return; } break;
         case 11: if (nb >= 32) { launch_nw<type, 8, 2, 4>(a); return; } break;
         case 12: if (nchunks >= 2) { launch_nw<type, 2, 2>(a); return; } break;
+        // EXPERIMENT (session 16): the ROT kernels (chunks rotated over the warps, no per-tile barrier)
+        case 13: if (nchunks >= 4) { a.opt.rotate = true; launch_nw<type, 4, 2>(a); return; } break;
+        case 14: if (nchunks >= 4) { a.opt.rotate = true; launch_nw<type, 4, 3>(a); return; } break;
+        case 15: a.opt.rotate = true; launch_default<type, true>(a); return;
         default: break;
     }
 #endif
