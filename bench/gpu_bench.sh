@@ -12,7 +12,7 @@
 #                 (MUL_MAT_CHAIN), and the attention
 #                 without flash attention (ATTN_NO_FA: fused, TQ_GGUF_CUDA_ATTN=0, TQ_GGUF_CUDA_ATTN_SPLIT=0)
 #   sanitize      the TQ2_0/TQ1_0 cases (subset) and ATTN_NO_FA under compute-sanitizer memcheck and racecheck
-#   harness       bench/cuda_mmv_harness.cu (TQ mat-vec kernel alone: check + timing)
+#   harness       bench/cuda_mmv_harness.cu (TQ mat-vec kernel alone: check + timing); $HARNESS_ARGS as for harness-ab
 #   harness-ab    the harness's default launches, as built (A) vs with $HARNESS_B_ENV (B; several B sides
 #                 separated by ';'), two rounds; $HARNESS_ARGS: ';'-separated harness argument lists (default none);
 #                 with HARNESS_B_BIN (a second prebuilt harness, e.g. .device/bin/harness-base), B is that
@@ -33,7 +33,8 @@
 #   kernels-mmb   TQ batches ($MMB_N, default 16|64|128|256|512) through the batched int8 product vs
 #                 TQ_GGUF_CUDA_MMB=0 (MMQ, dequantize + cuBLAS from 256), and F16
 #   kernels       test-backend-ops perf -o MUL_MAT for F16, Q4_0, Q2_0, TQ2_0, TQ1_0 (4096x14336, 70B shapes);
-#                 KN: the batch sizes as a regex alternation (KN='1|8|512'; a comma list matches nothing)
+#                 KN: the batch sizes as a regex alternation (KN='1|8|512'; a comma list matches nothing);
+#                 KERNELS_B_ENV: the TQ cases again with that environment
 #   synth:CLS     the synthetic F16 GGUF of class CLS alone (no build needed: run it beside the build)
 #   models:CLS    synthetic F16 GGUF of class CLS (3b, 8b, 13b; unless synth made it) + llama-quantize to
 #                 Q4_0 Q2_0 TQ2_0 TQ1_0
@@ -125,7 +126,7 @@ for stage in "$@"; do
     # TEST_B_ENV: the mat-vec ops again with that environment (a new launch option before it becomes a default)
     if [ -n "${TEST_B_ENV:-}" ]; then
       echo "## $TEST_B_ENV" >> "$OUT/test-backend-ops.log"
-      for op in MUL_MAT MUL_MAT_VEC_FUSION MUL_MAT_SHARED_SRC1 MUL_MAT_QKV_ROPE MUL_MAT_ATTN_OUT; do
+      for op in MUL_MAT MUL_MAT_VEC_FUSION MUL_MAT_SHARED_SRC1 MUL_MAT_QKV_ROPE MUL_MAT_ATTN_OUT MUL_MAT_CHAIN; do
         env $TEST_B_ENV "$BIN/test-backend-ops" test -b CUDA0 -o $op -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
         say "test $op ($TEST_B_ENV) rc=$?"
       done
@@ -152,9 +153,16 @@ for stage in "$@"; do
     cat "$OUT"/sanitize-*.log > "$OUT/sanitize.log"; rm -f "$OUT"/sanitize-*.log ;;
   harness)
     # standalone TQ mat-vec kernel harness (cuda/tq-mmv-kernel.cuh): correctness vs float64 + timing
+    # HARNESS_ARGS: ';'-separated argument lists (reps M K TYPE), one run each (default: one run over every shape)
     harness_bin
-    $H > "$OUT/harness.log" 2>&1
-    say "harness rc=$?"; grep -E "^\||fails|FAIL|device|copy" "$OUT/harness.log" | tee -a "$SUMMARY" ;;
+    : > "$OUT/harness.log"
+    IFS=';' read -ra runs <<< "${HARNESS_ARGS:-}"
+    [ ${#runs[@]} = 0 ] && runs=("")
+    for r in "${runs[@]}"; do
+      $H $r >> "$OUT/harness.log" 2>&1
+      say "harness $r rc=$?"
+    done
+    grep -E "^\||fails|FAIL|device|copy" "$OUT/harness.log" | tee -a "$SUMMARY" ;;
   harness-mmb)
     # standalone batched-product harness (cuda/tq-mmb-kernel.cuh): every launch shape vs float64, timed
     # against the mat-vec; MMB_HARNESS_ARGS: ';'-separated argument lists (reps M K TYPE NMIN NMAX)
@@ -272,7 +280,13 @@ for stage in "$@"; do
   kernels)
     "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT -p 'type_a=(f16|q4_0|q2_0|tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=('"${KN:-1|2|4|8|512}"'),k=(28672|8192),' \
         > "$OUT/kernels.log" 2>&1
-    say "kernels rc=$?"; grep -E "MUL_MAT" "$OUT/kernels.log" | sed -E 's/ +/ /g' | cut -c1-200 | tee -a "$SUMMARY" ;;
+    say "kernels rc=$?"; grep -E "MUL_MAT" "$OUT/kernels.log" | sed -E 's/ +/ /g' | cut -c1-200 | tee -a "$SUMMARY"
+    # KERNELS_B_ENV: the TQ cases again with that environment
+    if [ -n "${KERNELS_B_ENV:-}" ]; then
+      env $KERNELS_B_ENV "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT -p 'type_a=(tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=('"${KN:-1|2|4|8|512}"'),k=(28672|8192),' \
+          > "$OUT/kernels-b.log" 2>&1
+      say "kernels ($KERNELS_B_ENV) rc=$?"; grep -E "MUL_MAT" "$OUT/kernels-b.log" | sed -E 's/ +/ /g' | cut -c1-200 | tee -a "$SUMMARY"
+    fi ;;
   synth:*)
     # the F16 model alone (gguf-py from the pristine tarball): can run beside the build (gpu_call.sh -p)
     c=${stage#synth:}

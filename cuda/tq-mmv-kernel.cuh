@@ -1181,6 +1181,13 @@ static inline bool deep_prefetch_enabled() {
     return on;
 }
 
+// EXPERIMENT (session 16): TQ_GGUF_CUDA_MMV_ROT=1 runs the ROT kernels (see tq_mmv_kernel) wherever the launch is
+// deep with chunks of 8 (off by default: for A/B runs).
+static inline bool rotate_enabled() {
+    static const bool on = getenv("TQ_GGUF_CUDA_MMV_ROT") != nullptr && atoi(getenv("TQ_GGUF_CUDA_MMV_ROT")) != 0;
+    return on;
+}
+
 // Launches with an epilogue (opt.epi) run without the deep prefetch: with the epilogue's code the deep
 // kernels get another register allocation, the one that cost 23-50% in the plain mat-vec (see
 // mv_epilogue); the 3B/8B Q/K/V shapes, where the epilogue was measured, take non-deep kernels anyway.
@@ -1381,6 +1388,7 @@ static void mul_mat_vec_segments(const mv_segments & segs, const float * y, int 
                                  int64_t row_bytes, int ncols, int64_t stride_col_y, cudaStream_t stream,
                                  const mv_options & opt = {}) {
     mv_args a = {segs, y, yq, ym, nb, row_bytes, ncols, stride_col_y, stream, opt};
+    a.opt.rotate = a.opt.rotate || rotate_enabled();
 #ifdef TQ_MMV_VARIANTS
     const int nchunks = (nb + 7) / 8; // every warp needs at least one chunk of each row: NW <= nchunks
     switch (opt.variant) {
