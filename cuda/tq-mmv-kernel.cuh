@@ -675,11 +675,7 @@ static __device__ __forceinline__ void tq_mmv_block(
 // that the other launches keep their code (see mv_epilogue).
 // DEEP: activations prefetched 3 blocks ahead across chunk boundaries instead of 1 block ahead within a
 // chunk (see deep_prefetch_rule).
-// ROT (EXPERIMENT, session 16; no EPI): the chunks of the CTA's tiles dealt to the warps round-robin as one sequence
-// (warp w takes chunks w, w + NW, .. of all its tiles, so that the extra chunk of a tile whose chunk count NW does
-// not divide rotates between warps), and no barrier: each warp stores its partial sums of a tile into one of RB
-// buffers and counts itself in; the last warp to arrive reduces the tile and frees the buffer.
-template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI, bool ROT = false>
+template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const mv_segments segs, const int ntiles, const int * yq, const float2 * ym,
         const int nb, const int64_t row_bytes, const int ncols, const char * __restrict__ x_up, const int glu,
@@ -689,23 +685,14 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     constexpr int CW  = chunk<type, CB>::stride; // words per row per stage in shared memory
     constexpr bool BULK = cpy == COPY_BULK;
     constexpr int CPR = BULK ? 1 : CB*BS/cpy; // cp.async copies per row of a full chunk
-    static_assert(!(ROT && EPI), "the rope / store epilogue keeps the per-tile barrier");
-    constexpr int RB = ROT ? 4 : 2; // reduction buffers
     extern __shared__ uint32_t tq_mmv_smem[];
 
     const int lane = threadIdx.x, warp = threadIdx.y;
     const int g = lane / 4, t = lane % 4;
     const uint64_t wpol = weight_policy(evict_first);
-    uint32_t * wbuf   = tq_mmv_smem + warp*STAGES*ROWS*CW;
-    float    * red    = (float *) (tq_mmv_smem + NW*STAGES*ROWS*CW); // [RB][NW][2 matrices][ROWS][MAX_COLS]
-    int      * rcount = (int *) (red + RB*NW*2*ROWS*MAX_COLS);      // ROT: [RB] arrivals, [RB] completed uses
-    uint64_t * bars   = (uint64_t *) (rcount + (ROT ? 2*RB : 0)) + warp*STAGES; // BULK: one per stage
-    if (ROT) {
-        if (warp == 0 && lane < 2*RB) {
-            rcount[lane] = 0;
-        }
-        __syncthreads();
-    }
+    uint32_t * wbuf = tq_mmv_smem + warp*STAGES*ROWS*CW;
+    float    * red  = (float *) (tq_mmv_smem + NW*STAGES*ROWS*CW); // [2][NW][2 matrices][ROWS][MAX_COLS]
+    uint64_t * bars = (uint64_t *) (red + 4*NW*ROWS*MAX_COLS) + warp*STAGES; // BULK: one per stage
     if (BULK) {
         if (lane == 0) {
 #pragma unroll
@@ -718,15 +705,13 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
 
     const int nchunks  = (nb + CB - 1) / CB;
     const int nmat     = x_up != nullptr ? 2 : 1;
-    const int nct      = nmat*nchunks; // chunks of a tile (matrix c / nchunks, first block (c % nchunks)*CB)
     const int my_tiles = (ntiles - (int) blockIdx.x + (int) gridDim.x - 1) / (int) gridDim.x;
-    const int per_tile = (nct - warp + NW - 1) / NW; // !ROT: this warp's chunks of every tile (>= 1)
-    const int nitems   = ROT ? (my_tiles*nct - warp + NW - 1) / NW : my_tiles*per_tile;
-    // item j of this warp: local tile local_of(j) (tile blockIdx.x + local*gridDim.x), chunk chunk_of(j); !ROT:
-    // chunk warp + NW*(j % per_tile) of tile j / per_tile; ROT: chunk (warp + NW*j) % nct of tile (warp + NW*j) / nct
-    auto local_of = [&](const int j) { return ROT ? (warp + NW*j) / nct : j / per_tile; };
-    auto tile_of  = [&](const int j) { return (int) blockIdx.x + local_of(j)*(int) gridDim.x; };
-    auto chunk_of = [&](const int j) { return ROT ? (warp + NW*j) % nct : warp + NW*(j % per_tile); };
+    const int per_tile = (nmat*nchunks - warp + NW - 1) / NW; // this warp's chunks of every tile (>= 1)
+    const int nitems   = my_tiles*per_tile;
+    // item j of this warp: tile blockIdx.x + (j / per_tile)*gridDim.x, chunk warp + NW*(j % per_tile) of
+    // the tile's nmat*nchunks chunks (matrix c / nchunks, first block (c % nchunks)*CB)
+    auto tile_of  = [&](const int j) { return (int) blockIdx.x + (j / per_tile)*(int) gridDim.x; };
+    auto chunk_of = [&](const int j) { return warp + NW*(j % per_tile); };
 
     auto issue = [&](const int j, const int stage) {
         if (j < nitems) {
@@ -823,35 +808,7 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         prefetch_first(0);
     }
 
-    // the outputs idx0, idx0 + step, .. (of ROWS*MAX_COLS) of a tile from the warps' partial sums in rb (no EPI)
-    auto store_tile = [&](const float * rb, const int tile, const int idx0, const int step) {
-        const mv_segment sg = segment_of(segs, tile);
-        const int row0 = (tile - sg.tile0)*ROWS;
-        for (int idx = idx0; idx < ROWS*MAX_COLS; idx += step) {
-            const int r = idx / MAX_COLS, col = idx % MAX_COLS;
-            float v = 0.0f;
-#pragma unroll
-            for (int w = 0; w < NW; ++w) {
-                v += rb[(w*2*ROWS + r)*MAX_COLS + col];
-            }
-            if (nmat == 2) {
-                float u = 0.0f;
-#pragma unroll
-                for (int w = 0; w < NW; ++w) {
-                    u += rb[((w*2 + 1)*ROWS + r)*MAX_COLS + col];
-                }
-                v = glu_apply(glu, v, u);
-            }
-            if (col < ncols && row0 + r < sg.nrows) {
-                if (sg.add != nullptr) {
-                    v += sg.add[col*sg.stride_add + row0 + r];
-                }
-                sg.dst[col*sg.stride_dst + row0 + r] = v;
-            }
-        }
-    };
-
-    int buf = 0; // reduction buffer of the current tile (!ROT)
+    int buf = 0; // reduction buffer of the current tile
     for (int j = 0; j < nitems; ++j) {
         issue(j + STAGES - 1, (j + STAGES - 1) % STAGES); // refills the slot consumed at j - 1
 
@@ -906,40 +863,7 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         }
         __syncwarp(); // this slot is refilled by the next iteration's issue
 
-        const bool tile_end = ROT ? chunk_of(j) + NW >= nct : j % per_tile == per_tile - 1;
-        if (ROT && tile_end) { // this warp's last chunk of the tile: its partial sums, and the reduction if last
-            const int tl = local_of(j), slot = tl % RB, use = tl / RB;
-            while (((volatile int *) rcount)[RB + slot] != use) { } // the buffer's previous tile is reduced
-            float * rb = red + slot*NW*2*ROWS*MAX_COLS; // [NW][matrix][ROWS][MAX_COLS]
-#pragma unroll
-            for (int m = 0; m < 2; ++m) {
-                const float * a = m == 0 ? acc : acc_up;
-                float * rw = rb + (warp*2 + m)*ROWS*MAX_COLS;
-                rw[ g     *MAX_COLS + 2*t    ] = a[0];
-                rw[ g     *MAX_COLS + 2*t + 1] = a[1];
-                rw[(g + 8)*MAX_COLS + 2*t    ] = a[2];
-                rw[(g + 8)*MAX_COLS + 2*t + 1] = a[3];
-            }
-            acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
-            acc_up[0] = acc_up[1] = acc_up[2] = acc_up[3] = 0.0f;
-            __syncwarp();
-            __threadfence_block();
-            int last = 0;
-            if (lane == 0) {
-                last = atomicAdd(&rcount[slot], 1) == NW - 1;
-            }
-            if (__shfl_sync(0xffffffff, last, 0)) {
-                __threadfence_block(); // every warp's partial sums, stored before its count
-                store_tile(rb, tile_of(j), lane, 32);
-                __syncwarp();
-                if (lane == 0) {
-                    rcount[slot] = 0;
-                    __threadfence_block();
-                    ((volatile int *) rcount)[RB + slot] = use + 1;
-                }
-            }
-        }
-        if (!ROT && tile_end) { // this warp's last chunk of the tile: cross-warp reduction
+        if (j % per_tile == per_tile - 1) { // this warp's last chunk of the tile: cross-warp reduction
             float * rb = red + buf*NW*2*ROWS*MAX_COLS; // [NW][matrix][ROWS][MAX_COLS]
 #pragma unroll
             for (int m = 0; m < 2; ++m) {
@@ -956,9 +880,9 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
             // the next tile's barrier, which every reader of this one has passed.
             __syncthreads();
             const int tile = tile_of(j);
+            const mv_segment sg = segment_of(segs, tile);
+            const int row0 = (tile - sg.tile0)*ROWS;
             if constexpr (EPI) {
-                const mv_segment sg = segment_of(segs, tile);
-                const int row0 = (tile - sg.tile0)*ROWS;
                 const mv_epilogue ep = epilogue_of(epis, segs, tile);
                 auto result = [&](const int r, const int col) { // the warps' sums of row r
                     float v = 0.0f;
@@ -975,7 +899,28 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
                     }
                 }
             } else {
-                store_tile(rb, tile, warp*32 + lane, NW*32);
+                for (int idx = warp*32 + lane; idx < ROWS*MAX_COLS; idx += NW*32) {
+                    const int r = idx / MAX_COLS, col = idx % MAX_COLS;
+                    float v = 0.0f;
+#pragma unroll
+                    for (int w = 0; w < NW; ++w) {
+                        v += rb[(w*2*ROWS + r)*MAX_COLS + col];
+                    }
+                    if (nmat == 2) {
+                        float u = 0.0f;
+#pragma unroll
+                        for (int w = 0; w < NW; ++w) {
+                            u += rb[((w*2 + 1)*ROWS + r)*MAX_COLS + col];
+                        }
+                        v = glu_apply(glu, v, u);
+                    }
+                    if (col < ncols && row0 + r < sg.nrows) {
+                        if (sg.add != nullptr) {
+                            v += sg.add[col*sg.stride_add + row0 + r];
+                        }
+                        sg.dst[col*sg.stride_dst + row0 + r] = v;
+                    }
+                }
             }
             buf ^= 1;
         }
@@ -985,9 +930,9 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     }
 }
 
-template <int type, int NW, int STAGES, int CB, bool ROT = false>
+template <int type, int NW, int STAGES, int CB>
 constexpr int smem_bytes() {
-    return NW*STAGES*ROWS*chunk<type, CB>::stride*4 + (ROT ? 4 : 2)*2*NW*ROWS*MAX_COLS*4 + (ROT ? 8*4 : 0) + NW*STAGES*8;
+    return NW*STAGES*ROWS*chunk<type, CB>::stride*4 + 4*NW*ROWS*MAX_COLS*4 + NW*STAGES*8;
 }
 
 // Whether the kernel handles this shape/alignment: even number of blocks per row (block pairs are
@@ -1083,7 +1028,6 @@ struct mv_options {
     const float * norm_w = nullptr; // not null: y is the input of rms_norm(y, norm_eps)*norm_w (fused)
     float norm_eps = 0.0f;
     const mv_epilogues * epi = nullptr; // not null (no x_up): each matrix's rope / store (the EPI kernels)
-    bool rotate = false;            // EXPERIMENT (harness): the ROT kernels where the launch is deep, chunks of 8
 };
 
 // One mat-vec call: the operands and what the launch may do.
@@ -1134,10 +1078,10 @@ static inline bool weights_evict_first() {
 
 // Quantize (unless a.opt.quantize is false) and launch; false, launching nothing, where this is the bulk-copy
 // instantiation and the device or the loaded code has no bulk copies.
-template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI, bool ROT = false>
+template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI>
 static bool launch_k(const mv_args & a) {
-    constexpr int smem = smem_bytes<type, NW, STAGES, CB, ROT>();
-    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB, DEEP, EPI, ROT>;
+    constexpr int smem = smem_bytes<type, NW, STAGES, CB>();
+    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB, DEEP, EPI>;
     static launch_info cache[64];
     const launch_info & li = get_launch_info(cache, kernel, NW*32, smem);
     if (cpy == COPY_BULK && !li.bulk) {
@@ -1181,13 +1125,6 @@ static inline bool deep_prefetch_enabled() {
     return on;
 }
 
-// EXPERIMENT (session 16): TQ_GGUF_CUDA_MMV_ROT=1 runs the ROT kernels (see tq_mmv_kernel) wherever the launch is
-// deep with chunks of 8 (off by default: for A/B runs).
-static inline bool rotate_enabled() {
-    static const bool on = getenv("TQ_GGUF_CUDA_MMV_ROT") != nullptr && atoi(getenv("TQ_GGUF_CUDA_MMV_ROT")) != 0;
-    return on;
-}
-
 // Launches with an epilogue (opt.epi) run without the deep prefetch: with the epilogue's code the deep
 // kernels get another register allocation, the one that cost 23-50% in the plain mat-vec (see
 // mv_epilogue); the 3B/8B Q/K/V shapes, where the epilogue was measured, take non-deep kernels anyway.
@@ -1195,11 +1132,6 @@ template <int type, int cpy, int NW, int STAGES, int CB>
 static bool launch_kp(const mv_args & a) {
     if (a.opt.epi != nullptr) {
         return launch_k<type, cpy, NW, STAGES, CB, false, true>(a);
-    }
-    if constexpr (deep_prefetch_rule<NW, STAGES, CB>() && CB == 8 && NW >= 2) {
-        if (a.opt.rotate && deep_prefetch_enabled()) {
-            return launch_k<type, cpy, NW, STAGES, CB, true, false, true>(a);
-        }
     }
     if constexpr (deep_prefetch_rule<NW, STAGES, CB>()) {
         if (deep_prefetch_enabled()) {
@@ -1244,9 +1176,13 @@ static void launch_nw(const mv_args & a) {
 //   * TQ1_0 from 48 blocks, or 32 with fewer than 1024 tiles: chunks of 4, NW8S3: the base-3 decode wants
 //     more warps (4096 x 14336 10.6 vs 13.5 us, 8192 x 28672 36.0 vs 43.3, 3072 x 8192 6.5-7.2 vs 8.4; but
 //     28672 x 8192 35.8 vs 35.0 in the harness and 34.3 vs 31.9 in test-backend-ops perf);
-//   * TQ2_0 with 6..7 chunks of 8 (4096 x 14336): chunks of 4, NW8S2 (11.4-11.5 vs 13.5-14.0 us).
-// TQ_GGUF_CUDA_MMV_RULES=0 leaves out the rules measured in session 4 (TQ1_0 with 16 blocks and many rows,
-// and the last three bullets), for A/B runs.
+//   * TQ2_0 with 6..7 chunks of 8 (4096 x 14336): chunks of 4, NW8S2 (11.4-11.5 vs 13.5-14.0 us);
+//   * TQ1_0 rows of 12 or more full chunks of 8 over at least 512 tiles (8192 x 28672), session 16
+//     (bench/results/gpu-h100-2026-12-07-s16, H100, two harness runs): chunks of 8, NW2S2 instead of the
+//     bullet before: 33.0-33.1 vs 36.0-36.2 us at n = 1, 38.0-38.2 vs 42.4 at n = 8 (session 5's run of every
+//     variant: 34.7 vs 36.6). One tile per CTA, 7 chunks per warp; few tiles would leave SMs idle.
+// TQ_GGUF_CUDA_MMV_RULES=0 leaves out the rules measured in sessions 4 and 16 (TQ1_0 with 16 blocks and many
+// rows, and the last four bullets), for A/B runs.
 static inline bool launch_rules_s4() {
     static const bool on = env_switch_on("TQ_GGUF_CUDA_MMV_RULES");
     return on;
@@ -1288,6 +1224,10 @@ static void launch_default(const mv_args & a) {
         launch_nw<type, 4, 4, 4>(a);
         return;
     }
+    if (tuned && type == TQ1 && a.nb >= 96 && a.nb % 8 == 0 && total_tiles(a) >= 512) {
+        launch_nw<type, 2, 2>(a);
+        return;
+    }
     if (tuned && type == TQ1 && (a.nb >= 48 || (a.nb >= 32 && total_tiles(a) < 1024))) {
         launch_nw<type, 8, 3, 4>(a);
         return;
@@ -1324,8 +1264,7 @@ static void launch_default(const mv_args & a) {
 //     computed inside the quantization;
 //   * quantize false (harness): yq/ym are already there;
 //   * variant (harness only): 0 = default; 1..7: fixed (NW, STAGES) for comparisons; 8: chunks of 8
-//     only; 9..11: chunks of 4 on long rows (NW, STAGES) = (8, 3), (4, 4), (8, 2); 12: (2, 2); 13, 14: the ROT
-//     kernels (NW, STAGES) = (4, 2), (4, 3); 15: the default launch with the ROT kernels where it is deep.
+//     only; 9..11: chunks of 4 on long rows (NW, STAGES) = (8, 3), (4, 4), (8, 2); 12: (2, 2).
 //
 // Tried twice and removed: quantizing the activations inside the mat-vec (no separate kernel).
 //   1. each warp its own blocks: 3072 x 3072 5.6 vs 8.8 us alone, but llama-bench tg128 slower (H200,
@@ -1372,6 +1311,12 @@ static void launch_default(const mv_args & a) {
 // 8192 28.9 vs 25.7 us at n = 1, 42.2 vs 32.2 at n = 8; 8192 x 28672 37.8 vs 29.4. A one-wave grid of
 // 396 CTAs owning whole tiles splits them unevenly (1792 tiles: 4 or 5 each; 512: 1 or 2), and the
 // third CTA's shared memory comes out of L1 (activation hit rate 96% -> 78% on 8192 x 28672).
+// Tried and removed (session 16, bench/results/gpu-h100-2026-12-07-s16, harness): the same dealing without any barrier
+// (each warp stored its partial sums of a tile in one of 4 buffers and counted itself in with a shared-memory atomic;
+// the last warp to arrive reduced the tile and freed the buffer), 168-172 registers. TQ2_0 NW4S2: 8192 x 28672
+// 30.15 vs 29.74 us at n = 1, 38.92 vs 38.20 at n = 8; 28672 x 8192 29.24 vs 27.59. The chunk imbalance of
+// 8192 x 28672 (4, 4, 3, 3 chunks per tile) is not what holds that shape back. TQ1_0 NW4S2 gained (8192 x 28672
+// 32.95 vs 36.57), but no more than NW2S2 without it (33.14; now the rule for that shape).
 // Tried and removed (session 6): dealing the chunks of a CTA's tiles to its warps round-robin as one
 // sequence (the extra chunk of a tile rotating between warps) with the per-tile reduction on named
 // barriers (the reducing warp waits, the others go on) instead of __syncthreads. Registers fell to
@@ -1388,7 +1333,6 @@ static void mul_mat_vec_segments(const mv_segments & segs, const float * y, int 
                                  int64_t row_bytes, int ncols, int64_t stride_col_y, cudaStream_t stream,
                                  const mv_options & opt = {}) {
     mv_args a = {segs, y, yq, ym, nb, row_bytes, ncols, stride_col_y, stream, opt};
-    a.opt.rotate = a.opt.rotate || rotate_enabled();
 #ifdef TQ_MMV_VARIANTS
     const int nchunks = (nb + 7) / 8; // every warp needs at least one chunk of each row: NW <= nchunks
     switch (opt.variant) {
@@ -1405,10 +1349,6 @@ static void mul_mat_vec_segments(const mv_segments & segs, const float * y, int 
         case 10: if (nb >= 16) { launch_nw<type, 4, 4, 4>(a); return; } break;
         case 11: if (nb >= 32) { launch_nw<type, 8, 2, 4>(a); return; } break;
         case 12: if (nchunks >= 2) { launch_nw<type, 2, 2>(a); return; } break;
-        // EXPERIMENT (session 16): the ROT kernels (chunks rotated over the warps, no per-tile barrier)
-        case 13: if (nchunks >= 4) { a.opt.rotate = true; launch_nw<type, 4, 2>(a); return; } break;
-        case 14: if (nchunks >= 4) { a.opt.rotate = true; launch_nw<type, 4, 3>(a); return; } break;
-        case 15: a.opt.rotate = true; launch_default<type, true>(a); return;
         default: break;
     }
 #endif
