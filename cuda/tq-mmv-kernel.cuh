@@ -1177,10 +1177,12 @@ static void launch_nw(const mv_args & a) {
 //     more warps (4096 x 14336 10.6 vs 13.5 us, 8192 x 28672 36.0 vs 43.3, 3072 x 8192 6.5-7.2 vs 8.4; but
 //     28672 x 8192 35.8 vs 35.0 in the harness and 34.3 vs 31.9 in test-backend-ops perf);
 //   * TQ2_0 with 6..7 chunks of 8 (4096 x 14336): chunks of 4, NW8S2 (11.4-11.5 vs 13.5-14.0 us);
-//   * TQ1_0 rows of 12 or more full chunks of 8 over at least 512 tiles (8192 x 28672), session 16
-//     (bench/results/gpu-h100-2026-12-07-s16, H100, two harness runs): chunks of 8, NW2S2 instead of the
-//     bullet before: 33.0-33.1 vs 36.0-36.2 us at n = 1, 38.0-38.2 vs 42.4 at n = 8 (session 5's run of every
-//     variant: 34.7 vs 36.6). One tile per CTA, 7 chunks per warp; few tiles would leave SMs idle.
+//   * rows of 12 or more full chunks of 8 over at least 512 tiles (8192 x 28672), session 16
+//     (bench/results/gpu-h100-2026-12-07-s16, H100, two harness runs): chunks of 8, NW2S2 (one tile per CTA,
+//     7 chunks per warp; few tiles would leave SMs idle). TQ1_0 at every n, instead of the bullet before: 33.0-33.1
+//     vs 36.0-36.2 us at n = 1, 38.0-38.2 vs 42.4 at n = 8 (session 5's run of every variant: 34.7 vs 36.6). TQ2_0
+//     from n = 4 (NW4S2 below stays faster at n = 1, 2): 33.2 vs 34.4-34.8 us at n = 4, 34.9-35.0 vs 38.1-38.2 at
+//     n = 8.
 // TQ_GGUF_CUDA_MMV_RULES=0 leaves out the rules measured in sessions 4 and 16 (TQ1_0 with 16 blocks and many
 // rows, and the last four bullets), for A/B runs.
 static inline bool launch_rules_s4() {
@@ -1224,7 +1226,7 @@ static void launch_default(const mv_args & a) {
         launch_nw<type, 4, 4, 4>(a);
         return;
     }
-    if (tuned && type == TQ1 && a.nb >= 96 && a.nb % 8 == 0 && total_tiles(a) >= 512) {
+    if (tuned && a.nb >= 96 && a.nb % 8 == 0 && total_tiles(a) >= 512 && (type == TQ1 || a.ncols >= 4)) {
         launch_nw<type, 2, 2>(a);
         return;
     }
