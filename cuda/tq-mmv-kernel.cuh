@@ -1313,17 +1313,17 @@ static void launch_default(const mv_args & a) {
 // 8192 28.9 vs 25.7 us at n = 1, 42.2 vs 32.2 at n = 8; 8192 x 28672 37.8 vs 29.4. A one-wave grid of
 // 396 CTAs owning whole tiles splits them unevenly (1792 tiles: 4 or 5 each; 512: 1 or 2), and the
 // third CTA's shared memory comes out of L1 (activation hit rate 96% -> 78% on 8192 x 28672).
+// Tried and removed (session 6): dealing the chunks of a CTA's tiles to its warps round-robin as one
+// sequence (the extra chunk of a tile rotating between warps) with the per-tile reduction on named
+// barriers (the reducing warp waits, the others go on) instead of __syncthreads. Registers fell to
+// 134-136 (3 CTAs per SM); TQ1_0 gained (28672 x 8192 29.5 vs 32.0 us, 8192 x 28672 32.6 vs 33.6),
+// TQ2_0 lost 9-32% (28672 x 8192 28.4 vs 25.9, 8192 x 28672 38.9 vs 29.5), also capped at 2 CTAs.
 // Tried and removed (session 16, bench/results/gpu-h100-2026-12-07-s16, harness): the same dealing without any barrier
 // (each warp stored its partial sums of a tile in one of 4 buffers and counted itself in with a shared-memory atomic;
 // the last warp to arrive reduced the tile and freed the buffer), 168-172 registers. TQ2_0 NW4S2: 8192 x 28672
 // 30.15 vs 29.74 us at n = 1, 38.92 vs 38.20 at n = 8; 28672 x 8192 29.24 vs 27.59. The chunk imbalance of
 // 8192 x 28672 (4, 4, 3, 3 chunks per tile) is not what holds that shape back. TQ1_0 NW4S2 gained (8192 x 28672
 // 32.95 vs 36.57), but no more than NW2S2 without it (33.14; now the rule for that shape).
-// Tried and removed (session 6): dealing the chunks of a CTA's tiles to its warps round-robin as one
-// sequence (the extra chunk of a tile rotating between warps) with the per-tile reduction on named
-// barriers (the reducing warp waits, the others go on) instead of __syncthreads. Registers fell to
-// 134-136 (3 CTAs per SM); TQ1_0 gained (28672 x 8192 29.5 vs 32.0 us, 8192 x 28672 32.6 vs 33.6),
-// TQ2_0 lost 9-32% (28672 x 8192 28.4 vs 25.9, 8192 x 28672 38.9 vs 29.5), also capped at 2 CTAs.
 // Tried and removed (session 6): every CTA bulk-copying the quantized activations into shared memory
 // once (an mbarrier per chunk) and reading the B fragments from there. Registers fell from 100-173 to
 // 64-80, but occupancy stays bound by the weight rings' shared memory, the L2 stall was not where the
