@@ -278,14 +278,17 @@ for stage in "$@"; do
       grep -E "MUL_MAT" "$OUT/kernels-mmb-$env.log" | sed -E 's/ +/ /g' | cut -c1-160 | tee -a "$SUMMARY"
     done ;;
   kernels)
-    "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT -p 'type_a=(f16|q4_0|q2_0|tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=('"${KN:-1|2|4|8|512}"'),k=(28672|8192),' \
-        > "$OUT/kernels.log" 2>&1
-    say "kernels rc=$?"; grep -E "MUL_MAT" "$OUT/kernels.log" | sed -E 's/ +/ /g' | cut -c1-200 | tee -a "$SUMMARY"
+    # kernels_perf TYPES LOG [VAR=VALUE ..]: MUL_MAT perf of the types (regex alternation) on the 70B shapes
+    kernels_perf() {
+      local types=$1 log=$2; shift 2
+      env "$@" "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT \
+          -p "type_a=($types),type_b=f32,m=(8192|28672),n=(${KN:-1|2|4|8|512}),k=(28672|8192)," > "$OUT/$log" 2>&1
+      say "kernels $* rc=$?"; grep -E "MUL_MAT" "$OUT/$log" | sed -E 's/ +/ /g' | cut -c1-200 | tee -a "$SUMMARY"
+    }
+    kernels_perf 'f16|q4_0|q2_0|tq2_0|tq1_0' kernels.log
     # KERNELS_B_ENV: the TQ cases again with that environment
     if [ -n "${KERNELS_B_ENV:-}" ]; then
-      env $KERNELS_B_ENV "$BIN/test-backend-ops" perf -b CUDA0 -o MUL_MAT -p 'type_a=(tq2_0|tq1_0),type_b=f32,m=(8192|28672),n=('"${KN:-1|2|4|8|512}"'),k=(28672|8192),' \
-          > "$OUT/kernels-b.log" 2>&1
-      say "kernels ($KERNELS_B_ENV) rc=$?"; grep -E "MUL_MAT" "$OUT/kernels-b.log" | sed -E 's/ +/ /g' | cut -c1-200 | tee -a "$SUMMARY"
+      kernels_perf 'tq2_0|tq1_0' kernels-b.log $KERNELS_B_ENV
     fi ;;
   synth:*)
     # the F16 model alone (gguf-py from the pristine tarball): can run beside the build (gpu_call.sh -p)
