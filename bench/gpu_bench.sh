@@ -45,7 +45,10 @@
 #   timeline:CLS  where a generated token's time goes (nsys, else a CUPTI trace: bench/cupti_trace.cpp; ncu
 #                 without gaps if neither): kernel and critical-path time per token by kernel, GPU idle
 #                 time, one layer's kernel sequence; $TL_TYPES (default TQ2_0 Q2_0), FA $TL_FA (default 0)
-#   logits        Llama(n_gpu_layers=-1) vs CPU logits on a small synthetic model in TQ2_0 and TQ1_0
+#   logits        Llama(n_gpu_layers=-1) vs CPU logits on a small synthetic model in TQ2_0 and TQ1_0;
+#                 LOGITS_SPLIT: the split modes of the GPU run (default none; e.g. "none layer tensor" on 2 GPUs)
+#   multigpu:CLS  2+ GPUs: llama-bench pp512/tg128 of Q4_0, TQ2_0, TQ1_0 with -sm none,layer,row (FA off) and
+#                 none,layer,tensor (FA on)
 #   rm:CLS        delete the models of CLS (disk)
 #
 # Needs: nvcc, cmake, ninja, python3 with numpy; .device/llama.cpp-pristine.tar.gz from
@@ -422,10 +425,27 @@ PY
     # NEEDED entry, ~150 exported std::ostream/locale symbols) and, loaded through ctypes, libllama's
     # std::ostream calls bind to it and crash in llama_model::print_info (SIGSEGV; cuda-gdb backtrace
     # in gpu-h200-2026-11-22-r2/). Loading the system libstdc++ first avoids it; llama-bench is unaffected.
-    LD_PRELOAD=$(g++ -print-file-name=libstdc++.so.6) python3 bench/gpu_logits.py "$M/tiny-TQ2_0.gguf" "$M/tiny-TQ1_0.gguf" >> "$OUT/logits.log" 2>&1
-    say "logits rc=$?"; grep "^logits" "$OUT/logits.log" | tee -a "$SUMMARY"
+    for sm in ${LOGITS_SPLIT:-none}; do
+      LD_PRELOAD=$(g++ -print-file-name=libstdc++.so.6) python3 bench/gpu_logits.py --split-mode "$sm" \
+          "$M/tiny-TQ2_0.gguf" "$M/tiny-TQ1_0.gguf" >> "$OUT/logits.log" 2>&1
+      say "logits split $sm rc=$?"
+    done
+    grep "^logits" "$OUT/logits.log" | tee -a "$SUMMARY"
     { readelf -d "$BIN/libggml-cuda.so" | grep NEEDED; nm -D --defined-only "$BIN/libggml-cuda.so" | grep -c -E " (_ZNSo|_ZNSt6locale|_ZNKSt7codecvt)"; } > "$OUT/logits-libs.log" 2>&1
     unset PYTHONFAULTHANDLER PYTHONPATH LLAMA_CPP_LIB_PATH ;;
+  multigpu:*)
+    # Two or more GPUs: the models of CLS (models:CLS first) split as llama.cpp splits any type, pp512 and
+    # tg128 beside -sm none (one GPU) in the same run. layer: whole layers per GPU; row: this pinned ggml-cuda
+    # has no row-split buffer type, so llama.cpp keeps whole layers as with layer; tensor: ggml's meta
+    # backend splits every matrix by rows or along K in whole blocks, and needs flash attention.
+    c=${stage#multigpu:}
+    ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+    if [ "$ngpu" -lt 2 ]; then say "multigpu: $ngpu GPU(s), skipped"; continue; fi
+    args=""; for t in Q4_0 TQ2_0 TQ1_0; do args="$args -m $M/$c-$t.gguf"; done
+    "$BIN/llama-bench" -ngl 99 -p 512 -n 128 -r "$REPS" -sm none,layer,row -fa 0 $args -o md > "$OUT/multigpu-$c.log" 2>&1
+    say "multigpu $c ($ngpu GPUs) fa 0 rc=$?"
+    "$BIN/llama-bench" -ngl 99 -p 512 -n 128 -r "$REPS" -sm none,layer,tensor -fa 1 $args -o md >> "$OUT/multigpu-$c.log" 2>&1
+    say "multigpu $c ($ngpu GPUs) fa 1 rc=$?"; grep '^|' "$OUT/multigpu-$c.log" | tee -a "$SUMMARY" ;;
   rm:*) c=${stage#rm:}; rm -f "$M/$c-"*.gguf ;;
   *) echo "unknown stage $stage"; exit 2 ;;
   esac
