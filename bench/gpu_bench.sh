@@ -225,20 +225,23 @@ for stage in "$@"; do
     harness_bin
     : > "$OUT/profile.log"
     IFS=';' read -ra shapes <<< "${PROFILE_SHAPES:-28672 8192;8192 28672}"
+    # PROFILE_SKIP: mat-vec launches to skip (0: the default kernel at n = 1; the harness checks 13 launches per
+    # column count, in the order n = 1, 2, 3, 4, 8: 52 is the default kernel at n = 8); PROFILE_TYPES: 2 and/or 1
+    skip=${PROFILE_SKIP:-0}
     for shape in "${shapes[@]}"; do
-      for ty in 2 1; do
-        echo "## TQ${ty}_0 $shape" >> "$OUT/profile.log"
-        ncu --clock-control none -k regex:tq_mmv_kernel -c 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
+      for ty in ${PROFILE_TYPES:-2 1}; do
+        echo "## TQ${ty}_0 $shape (launch-skip $skip)" >> "$OUT/profile.log"
+        ncu --clock-control none -k regex:tq_mmv_kernel --launch-skip "$skip" -c 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
             --section Occupancy --section WarpStateStats --section InstructionStats --section LaunchStats \
             $H 1 $shape $ty >> "$OUT/profile.log" 2>&1
         # stall reasons (cycles per issued instruction), pipe use, executed instructions per opcode; a
         # separate run, so that a metric this ncu lacks costs only these lines
-        ncu --clock-control none -k regex:tq_mmv_kernel -c 1 --print-metric-instances values \
+        ncu --clock-control none -k regex:tq_mmv_kernel --launch-skip "$skip" -c 1 --print-metric-instances values \
             --metrics "$NCU_STALLS_PIPES,sass__inst_executed_per_opcode" \
             $H 1 $shape $ty >> "$OUT/profile.log" 2>&1
       done
     done
-    say "profile rc=$?"; grep -E "^## |DRAM Throughput|Memory Throughput|Duration|Achieved Occupancy|Registers Per|Issue Slots Busy|Executed Ipc A|Warp Cycles Per Issued|Block Limit" "$OUT/profile.log" | tee -a "$SUMMARY" ;;
+    say "profile rc=$?"; grep -E "^## |DRAM Throughput|Memory Throughput|Duration|Achieved Occupancy|Registers Per|Issue Slots Busy|Executed Ipc A|Warp Cycles Per Issued|Block Limit|Block Size|Grid Size|L1/TEX Hit Rate|L2 Hit Rate|L1/TEX Cache Throughput|L2 Cache Throughput" "$OUT/profile.log" | tee -a "$SUMMARY" ;;
   profile-mmq)
     # ncu of the TQ2_0 MMQ kernel alone (MMQ only) on 28672 x 8192 at n = 64 and 512: what bounds it
     : > "$OUT/profile-mmq.log"
