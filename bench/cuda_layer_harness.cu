@@ -8,14 +8,16 @@
 // O with the residual ADD, RMS-norm quantizer + gate/up pair + SwiGLU, quantizer + down with the residual
 // ADD: 8 kernels, all with programmatic dependent launch as in the model. 32 layers of their own weights
 // (1.8 GB of TQ2_0: L2 serves none of it). Printed per layer, in us:
-//   * the sequence with the default launch shapes, and each step alone (back to back over the 32 layers,
-//     its quantizer included);
+//   * the sequence with the default launch shapes;
 //   * the sequence without the quantizers (the mat-vecs read stale activations): what they cost;
 //   * the sequence with and without the launch rules measured here (layer_rules_s12), and with
 //     TQ_LAYER_SWEEP set, with each step's launch shape replaced by every variant (those a shape cannot
 //     take fall back to the default), the default between them;
 //   * the ceiling: a read-only kernel streaming the layer's weights with the same kernel boundaries (4
-//     kernels per layer) and in one kernel per layer.
+//     kernels per layer) and in one kernel per layer;
+//   * each step alone (back to back over the 32 layers, its quantizer included), and taken apart: without
+//     its quantizer, with L2-resident weights (layer 0's every time), without the residual ADD (O, down),
+//     and a read-only stream of its bytes.
 // Correctness of every launch is bench/cuda_mmv_harness.cu's job; this checks the fused RMS norm (against the
 // same launch on rms_norm(x)*w computed on the host) and that the sequence's output is finite.
 #define TQ_MMV_VARIANTS
@@ -86,7 +88,7 @@ int main(int argc, char ** argv) {
         launch(stream_read, dim3(read_grid), dim3(256), 0, st, true, (const int4 *) p, (int64_t) (bytes/16), dsink);
     };
 
-    std::vector<std::string> table;
+    std::vector<std::string> table, step_table;
     int fails = 0;
     for (const int type : {TQ2, TQ1}) {
         const int bs = type == TQ2 ? 66 : 54;
@@ -113,6 +115,7 @@ int main(int argc, char ** argv) {
             x = device_normal(rng, (size_t) K*n, &hx); // the residual stream
             int variant[4] = {0, 0, 0, 0}; // launch shape per step (mv_options::variant)
             bool skip_quantizers = false;  // the mat-vecs alone (stale activations): what the quantizers cost
+            bool residual_add = true;      // O and down add the residual stream in their epilogue
             auto run = [&](const int stepi, const mv_segments & segs, const float * y, const int nb, const int64_t row_bytes,
                            mv_options opt) {
                 opt.variant  = variant[stepi];
@@ -131,7 +134,7 @@ int main(int argc, char ** argv) {
             };
             auto out_proj = [&](const layer_weights & w) { // dq stands in for the attention output
                 mv_segments s = {};
-                add_segment(s, w.o, x, K, K, x, K);
+                add_segment(s, w.o, x, K, K, residual_add ? x : nullptr, K);
                 run(1, s, dq, K/256, rb, {});
             };
             auto gate_up = [&](const layer_weights & w) {
@@ -143,7 +146,7 @@ int main(int argc, char ** argv) {
             };
             auto down = [&](const layer_weights & w) {
                 mv_segments s = {};
-                add_segment(s, w.down, x, K, K, x, K);
+                add_segment(s, w.down, x, K, K, residual_add ? x : nullptr, K);
                 run(3, s, h, FF/256, rb_down, {});
             };
             auto layer = [&](const int i) {
@@ -193,9 +196,13 @@ int main(int argc, char ** argv) {
                 }
                 CK(cudaFree(dxn)); CK(cudaFree(ref));
             }
-            struct step { const char * name; std::function<void(const layer_weights &)> fn; size_t bytes; };
-            const step steps[] = {{"Q/K/V (norm)", qkv, sq + 2*skv}, {"O + add", out_proj, so},
-                                  {"gate/up + SwiGLU (norm)", gate_up, 2*sff}, {"down + add", down, sdown}};
+            // weights: the step's matrices, contiguous from there (the read ceiling of the step alone)
+            struct step { const char * name; std::function<void(const layer_weights &)> fn; size_t bytes;
+                          char * layer_weights::*weights; bool adds; };
+            const step steps[] = {{"Q/K/V (norm)", qkv, sq + 2*skv, &layer_weights::q, false},
+                                  {"O + add", out_proj, so, &layer_weights::o, true},
+                                  {"gate/up + SwiGLU (norm)", gate_up, 2*sff, &layer_weights::gate, false},
+                                  {"down + add", down, sdown, &layer_weights::down, true}};
             auto sequence = [&](const char * what) {
                 CK(cudaMemcpy(x, hx.data(), hx.size()*4, cudaMemcpyHostToDevice));
                 const double us = time_us(st, e0, e1, passes*NLAYER, layer);
@@ -208,10 +215,27 @@ int main(int argc, char ** argv) {
                 table.push_back(buf);
             };
             sequence("sequence, default launches");
+            // Where a step's time goes, each alone over the 32 layers: without its quantizer (stale activations),
+            // with layer 0's weights every time (from L2: 4-30 MB of the 50), without the residual ADD, and a
+            // read-only stream of its bytes (same PDL chaining, one kernel per step).
             for (const step & s : steps) {
-                const double us = time_us(st, e0, e1, passes*NLAYER, [&](int i) { s.fn(L[i % NLAYER]); });
-                snprintf(buf, sizeof buf, "| %s | %d | alone: %s | %.2f | %.0f |", tname, n, s.name, us, s.bytes/(us*1e-6)/1e9);
-                table.push_back(buf);
+                auto alone = [&](const bool one_layer) {
+                    return time_us(st, e0, e1, passes*NLAYER, [&](int i) { s.fn(L[one_layer ? 0 : i % NLAYER]); });
+                };
+                const double us_all = alone(false);
+                skip_quantizers = true;
+                const double us_noq = alone(false);
+                skip_quantizers = false;
+                const double us_l2 = alone(true);
+                residual_add = false;
+                const double us_noadd = s.adds ? alone(false) : 0.0;
+                residual_add = true;
+                const double us_read = time_us(st, e0, e1, passes*NLAYER, [&](int i) { read(L[i % NLAYER].*s.weights, s.bytes); });
+                char noadd[32] = "-";
+                if (s.adds) snprintf(noadd, sizeof noadd, "%.2f", us_noadd);
+                snprintf(buf, sizeof buf, "| %s | %d | %s | %.2f | %.2f | %.2f | %s | %.2f |", tname, n, s.name, us_all, us_noq,
+                         us_l2, noadd, us_read);
+                step_table.push_back(buf);
             }
             skip_quantizers = true;
             sequence("sequence, default launches, no quantizers");
@@ -254,6 +278,11 @@ int main(int argc, char ** argv) {
     printf("\n8B-class layer (32 layers of their own weights), us per layer:\n"
            "| type | n | what | us | weight GB/s |\n|---|---|---|---|---|\n");
     for (auto & l : table) printf("%s\n", l.c_str());
+    printf("\nEach step alone over the 32 layers, us per step: as in the sequence, without its quantizer (stale\n"
+           "activations), with layer 0's weights every time (L2-resident), without the residual ADD, and a read-only\n"
+           "stream of its weight bytes:\n"
+           "| type | n | step | alone | no quantizer | weights from L2 | no residual add | read alone |\n|---|---|---|---|---|---|---|---|\n");
+    for (auto & l : step_table) printf("%s\n", l.c_str());
     printf("fails: %d\n", fails);
     return fails ? 1 : 0;
 }

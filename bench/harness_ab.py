@@ -27,10 +27,17 @@ def main() -> None:
         side = side_of(path)
         if side not in sides:
             sides.append(side)
+        layer = path.rsplit("/", 1)[-1].startswith("layer-harness-")
         for line in open(path):
             cols = [c.strip() for c in line.strip().strip("|").split("|")]
             if not line.startswith("| TQ") or len(cols) < 5:
                 continue  # not a row of a timing table
+            if layer:
+                # the sequence table (type, n, what, us, GB/s) or the step table (type, n, step, alone, ...): the
+                # step's time alone
+                key = (cols[0], cols[1], cols[2] if len(cols) == 5 else "alone: " + cols[2])
+                res[key][side].append((float(cols[3]),))
+                continue
             times = (float(cols[3]), float(cols[6])) if len(cols) >= 8 else (float(cols[3]),)
             res[(cols[0], cols[1], cols[2])][side].append(times)
     base = sides[0]
