@@ -428,8 +428,9 @@ PY
     # NEEDED entry, ~150 exported std::ostream/locale symbols) and, loaded through ctypes, libllama's
     # std::ostream calls bind to it and crash in llama_model::print_info (SIGSEGV; cuda-gdb backtrace
     # in gpu-h200-2026-11-22-r2/). Loading the system libstdc++ first avoids it; llama-bench is unaffected.
+    libstdcxx=$(g++ -print-file-name=libstdc++.so.6)
     for sm in ${LOGITS_SPLIT:-none}; do
-      LD_PRELOAD=$(g++ -print-file-name=libstdc++.so.6) python3 bench/gpu_logits.py --split-mode "$sm" \
+      LD_PRELOAD=$libstdcxx python3 bench/gpu_logits.py --split-mode "$sm" \
           "$M/tiny-TQ2_0.gguf" "$M/tiny-TQ1_0.gguf" >> "$OUT/logits.log" 2>&1
       say "logits split $sm rc=$?"
     done
