@@ -120,20 +120,23 @@ struct mmv_word_order {
 };
 
 // Lane's 8 of the 256 activations of block yb (output ints 2*lane and 2*lane + 1 of quantize_block): the
-// loads of quantize_block, apart so that a warp can have several blocks' loads in flight. With wb (not
-// null) the activations are yb*scale*wb (ggml's rms_norm followed by its weight, see tq_mmv_quantize_rms_norm).
+// loads of quantize_block, apart so that a warp can have several blocks' loads in flight.
 template <int type>
-static __device__ __forceinline__ void load_block(const float * yb, const int lane, float4 (&e)[2],
-                                                  const float * wb = nullptr, const float scale = 1.0f) {
+static __device__ __forceinline__ void load_block(const float * yb, const int lane, float4 (&e)[2]) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         const int o = 2*lane + h;
-        const int k = tq_mmv_elem<type>(o / 16, o % 16);
-        e[h] = *(const float4 *) (yb + k);
-        if (wb != nullptr) {
-            const float4 w = *(const float4 *) (wb + k);
-            e[h] = make_float4(e[h].x*scale*w.x, e[h].y*scale*w.y, e[h].z*scale*w.z, e[h].w*scale*w.w);
-        }
+        e[h] = *(const float4 *) (yb + tq_mmv_elem<type>(o / 16, o % 16));
+    }
+}
+
+// e (from load_block) times scale times the norm weight at the same elements (ggml's rms_norm followed by
+// its weight, see tq_mmv_quantize_rms_norm): wv holds the weight's values there (load_block of the weight).
+static __device__ __forceinline__ void apply_norm(float4 (&e)[2], const float4 (&wv)[2], const float scale) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const float4 w = wv[h];
+        e[h] = make_float4(e[h].x*scale*w.x, e[h].y*scale*w.y, e[h].z*scale*w.z, e[h].w*scale*w.w);
     }
 }
 
@@ -167,13 +170,11 @@ static __device__ __forceinline__ float2 quantize_loaded(const float4 (&e)[2], i
 }
 
 // load_block + quantize_loaded: one block, one warp.
-template <int type, typename Order = mmv_word_order>
-static __device__ __forceinline__ float2 quantize_block(const float * yb, int * out, const int lane,
-                                                        const float * wb = nullptr, const float scale = 1.0f,
-                                                        const Order order = {}) {
+template <int type>
+static __device__ __forceinline__ float2 quantize_block(const float * yb, int * out, const int lane) {
     float4 e[2];
-    load_block<type>(yb, lane, e, wb, scale);
-    return quantize_loaded(e, out, lane, order);
+    load_block<type>(yb, lane, e);
+    return quantize_loaded(e, out, lane);
 }
 
 // y (f32, column stride stride_col) -> yq: [col][block][64 ints], ym: [block][MAX_COLS] (d, d*sum),
@@ -197,8 +198,11 @@ __global__ void __launch_bounds__(32) tq_mmv_quantize(
 }
 
 // The same quantization of rms_norm(x)*w (ggml's RMS_NORM and MUL of the norm weight, fused into it: the
-// normalized activations are never written): every CTA first reduces the whole column's sum of squares
-// (K floats from L2, all 4 warps' loads in flight at once), then each warp quantizes one block.
+// normalized activations are never written): every CTA reduces the whole column's sum of squares (K floats
+// from L2, all 4 warps' loads in flight at once), then each warp quantizes one block. A warp's own block
+// (x and w) is loaded together with the sum of squares' loads, not after the reduction: one L2 round trip
+// after the wait instead of two (the block's values are in the sum too; they are loaded twice, the
+// results are the same).
 // grid (ceil(nb/4), MAX_COLS), 4 warps.
 template <int type>
 __global__ void __launch_bounds__(128) tq_mmv_quantize_rms_norm(
@@ -215,6 +219,11 @@ __global__ void __launch_bounds__(128) tq_mmv_quantize_rms_norm(
         return;
     }
     const float * xc = x + col*stride_col;
+    float4 e[2], wv[2];
+    if (b < nb) {
+        load_block<type>(xc + (int64_t) b*256, lane, e);
+        load_block<type>(w  + (int64_t) b*256, lane, wv);
+    }
     float ss = 0.0f;
 #pragma unroll 8
     for (int i = warp*32 + lane; i < nb*64; i += 128) {
@@ -234,8 +243,8 @@ __global__ void __launch_bounds__(128) tq_mmv_quantize_rms_norm(
     if (b >= nb) {
         return;
     }
-    const float2 dm = quantize_block<type>(xc + (int64_t) b*256, yq + ((int64_t) col*nb + b)*64, lane,
-                                           w + (int64_t) b*256, scale);
+    apply_norm(e, wv, scale);
+    const float2 dm = quantize_loaded(e, yq + ((int64_t) col*nb + b)*64, lane);
     if (lane == 0) {
         ym[(int64_t) b*MAX_COLS + col] = dm;
     }
