@@ -51,6 +51,7 @@
 #   multigpu:CLS  2+ GPUs: llama-bench pp512/tg128 of Q4_0, TQ2_0, TQ1_0 with -sm none,layer,row (FA off) and
 #                 none,layer,tensor (FA on)
 #   rm:CLS        delete the models of CLS (disk)
+# TQ_BENCH_TYPES: the quantized types of models:CLS and bench:CLS (default Q4_0 Q2_0 TQ2_0 TQ1_0; F16 is always there)
 #
 # Needs: nvcc, cmake, ninja, python3 with numpy; .device/llama.cpp-pristine.tar.gz from
 # `python -m tq_gguf.source pack-device` (carried to the device machine).
@@ -60,7 +61,7 @@ ROOT=$PWD
 OUT=${OUT:-$ROOT/bench/results/tmp}; mkdir -p "$OUT"
 B=$ROOT/build/gpu; BIN=$B/bin
 M=${TQ_MODELS:-/tmp/tq-models}; mkdir -p "$M"
-TYPES="Q4_0 Q2_0 TQ2_0 TQ1_0"
+TYPES=${TQ_BENCH_TYPES:-Q4_0 Q2_0 TQ2_0 TQ1_0} # the quantized types of models:CLS and bench:CLS
 REPS=${REPS:-3}
 SUMMARY=$OUT/summary.txt
 say() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$SUMMARY"; }
