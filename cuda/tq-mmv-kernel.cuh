@@ -201,8 +201,9 @@ __global__ void __launch_bounds__(32) tq_mmv_quantize(
 // normalized activations are never written): every CTA reduces the whole column's sum of squares (K floats
 // from L2, all 4 warps' loads in flight at once), then each warp quantizes one block. A warp's own block
 // (x and w) is loaded together with the sum of squares' loads, not after the reduction: one L2 round trip
-// after the wait instead of two (the block's values are in the sum too; they are loaded twice, the
-// results are the same).
+// after the wait instead of two. The block's x is read twice (it is in the sum too); the arithmetic is
+// unchanged, so the results are bit-identical. Measured (8B-class layer harness, H100, session 18,
+// bench/results/gpu-h100-2026-12-07-s18): 0.3-1.1% per layer (TQ2_0 n = 1 42.95 vs 43.24 us).
 // grid (ceil(nb/4), MAX_COLS), 4 warps.
 template <int type>
 __global__ void __launch_bounds__(128) tq_mmv_quantize_rms_norm(
