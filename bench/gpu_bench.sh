@@ -20,7 +20,7 @@
 #   harness-layer bench/cuda_layer_harness.cu: an 8B-class layer's mat-vecs in sequence (us per layer, with
 #                 and without the session-12 launch rules and the quantizers) against a read-only ceiling;
 #                 $LAYER_B_ENV set: two rounds as built (A) and with each of its ';'-separated environments (B0, B1, ..);
-#                 $LAYER_B_BIN set: two rounds as built (A) and of that prebuilt layer harness (B0: another kernel version)
+#                 $LAYER_B_BIN set: the B sides run that prebuilt layer harness (another kernel version), as HARNESS_B_BIN
 #   harness-ref   the same harness built from .device/ref/ (an earlier cuda_mmv_harness.cu and
 #                 tq-mmv-kernel.cuh, copied there by hand: an A/B of kernel versions in one run)
 #   profile       ncu (Speed Of Light, memory, occupancy, warp states, instruction mix) of the default
@@ -181,26 +181,21 @@ for stage in "$@"; do
     done
     grep -E "^\||fails|FAIL|^## " "$OUT/mmb-harness.log" | tee -a "$SUMMARY" ;;
   harness-layer)
-    # with LAYER_B_ENV: two interleaved rounds, as built (A) and with each environment of LAYER_B_ENV (B sides
-    # separated by ';', as AB_ENV)
+    # with LAYER_B_ENV or LAYER_B_BIN: two interleaved rounds, as built (A) and each B side: the environments of
+    # LAYER_B_ENV (separated by ';', as AB_ENV), run by LAYER_B_BIN if set (a second prebuilt layer harness, e.g.
+    # .device/bin/layer_harness-base: an A/B of two kernel versions; then one side by default), as harness-ab
     harness_binary layer_harness cuda_layer_harness.cu layer-harness-build.log
-    if [ -n "${LAYER_B_BIN:-}" ]; then
-      # B: a second prebuilt layer harness (e.g. .device/bin/layer_harness-base: an A/B of two kernel versions)
-      for r in 1 2; do
-        $H 5 > "$OUT/layer-harness-A-$r.log" 2>&1; say "harness-layer A round $r rc=$?"
-        "$LAYER_B_BIN" 5 > "$OUT/layer-harness-B0-$r.log" 2>&1; say "harness-layer B0 ($LAYER_B_BIN) round $r rc=$?"
-      done
-      python3 bench/harness_ab.py "$OUT"/layer-harness-A-*.log "$OUT"/layer-harness-B0-*.log | tee -a "$SUMMARY"
-    elif [ -z "${LAYER_B_ENV:-}" ]; then
+    if [ -z "${LAYER_B_ENV:-}${LAYER_B_BIN:-}" ]; then
       $H 5 > "$OUT/layer-harness.log" 2>&1
       say "harness-layer rc=$?"; grep -E "^\||fails|FAIL" "$OUT/layer-harness.log" | tee -a "$SUMMARY"
     else
-      IFS=';' read -ra B_SIDES <<< "$LAYER_B_ENV"
+      HB=${LAYER_B_BIN:-$H}
+      IFS=';' read -ra B_SIDES <<< "${LAYER_B_ENV:-TQ_HARNESS_B=1}"
       for r in 1 2; do
         $H 5 > "$OUT/layer-harness-A-$r.log" 2>&1; say "harness-layer A round $r rc=$?"
         for i in "${!B_SIDES[@]}"; do
           b_env=$(echo ${B_SIDES[$i]})
-          env $b_env $H 5 > "$OUT/layer-harness-B$i-$r.log" 2>&1; say "harness-layer B$i ($b_env) round $r rc=$?"
+          env $b_env "$HB" 5 > "$OUT/layer-harness-B$i-$r.log" 2>&1; say "harness-layer B$i ($HB $b_env) round $r rc=$?"
         done
       done
       python3 bench/harness_ab.py "$OUT"/layer-harness-A-*.log "$OUT"/layer-harness-B*-*.log | tee -a "$SUMMARY"
