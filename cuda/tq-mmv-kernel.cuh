@@ -1278,7 +1278,7 @@ static void launch_default(const mv_args & a) {
 //   * variant (harness only): 0 = default; 1..7: fixed (NW, STAGES) for comparisons; 8: chunks of 8
 //     only; 9..11: chunks of 4 on long rows (NW, STAGES) = (8, 3), (4, 4), (8, 2); 12: (2, 2).
 //
-// Tried twice and removed: quantizing the activations inside the mat-vec (no separate kernel).
+// Tried three times and removed: quantizing the activations inside the mat-vec (no separate kernel).
 //   1. each warp its own blocks: 3072 x 3072 5.6 vs 8.8 us alone, but llama-bench tg128 slower (H200,
 //      3B TQ2_0 476 vs 526 t/s, 8B 331 vs 360);
 //   2. every CTA the whole activation, all warps, 4 blocks' loads in flight per warp, 1-2 columns of
@@ -1286,6 +1286,12 @@ static void launch_default(const mv_args & a) {
 //      4096 x 4096 gain (5.9 vs 7.0 us); 8192 x 3072 8.6 vs 7.2, 3072 x 8192 10.5 vs 7.8, n = 2 up to
 //      2x slower; 3B tg128 TQ2_0 429 vs 484 t/s. Each of hundreds of CTAs repeats the quantization
 //      before it can decode, while the separate kernel runs once and overlaps through PDL.
+//   3. (session 18, bench/results/gpu-h100-2026-12-07-s18, proto-selfq.diff) each warp the blocks of its own
+//      chunks, written to yq/ym (every CTA the same words) and read back, for O and down only (no norm), in
+//      the 8B layer harness: TQ2_0 n = 1 69.7 vs 43.0 us per layer (O alone 11.4 vs 5.8, down 28.8 vs 11.2).
+// Tried and removed (session 18, same results): the epilogue's residual (mv_segment::add) loaded when a warp
+// starts a tile instead of after the reduction. The register array changed the main loops' allocation (TQ2_0
+// deep NW4S2 175 registers, TQ1_0 181): 8B layer, TQ2_0 n = 1, 45.53 vs 43.29 us (same run).
 // Tried and removed (session 11, bench/results/gpu-h100-2026-11-22-s11): 8B-class gate/up pairs (rows of 16
 // blocks) in chunks of 8 with 4 warps (one chunk per warp and tile, bulk copies, deep prefetch, as the 70B
 // rows of 32 blocks) instead of the single-matrix rule's chunks of 4. Harness, pair + quantizer 2 x 14336 x
