@@ -2,7 +2,8 @@
 # One device call: the CUDA build (incremental on a warm machine) runs in the background while the
 # stages of -p run (kernel harness: needs only nvcc), then the other stages in order, each skipped once
 # fewer than 60 s are left before DEADLINE (default 560 s). A device call returns at most 8 files, so
-# every log under $OUT is packed into $OUT/logs.tgz at the end; summary.txt stays beside it.
+# every log under $OUT is packed into $OUT/logs.tgz at the end; summary.txt stays beside it. Each -p stage
+# is stopped after PAR_TIMEOUT seconds (default 300), so that a hung kernel cannot take the call.
 #
 #   bench/gpu_call.sh [-p "harness harness-ref"] test models:3b bench:3b ...    (stages: bench/gpu_bench.sh)
 set -uo pipefail
@@ -14,7 +15,7 @@ PAR=""
 if [ "${1:-}" = "-p" ]; then PAR=$2; shift 2; fi
 
 bash bench/gpu_bench.sh build > "$OUT/build-stage.txt" 2>&1 & BP=$!
-for s in $PAR; do bash bench/gpu_bench.sh "$s" > /dev/null; done
+for s in $PAR; do timeout "${PAR_TIMEOUT:-300}" bash bench/gpu_bench.sh "$s" > /dev/null || echo "[$(date +%T)] $s: rc $?" >> "$OUT/summary.txt"; done
 wait $BP; rc=$?
 if [ $rc = 0 ]; then
   for s in "$@"; do
