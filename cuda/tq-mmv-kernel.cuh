@@ -54,7 +54,6 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <mutex>
 #include <cuda_fp16.h>
 
 namespace tq_mmv {
@@ -673,108 +672,6 @@ static __device__ __forceinline__ void tq_mmv_block(
     acc[3] += dx1*(m.z*(float) c[3] - m.w);
 }
 
-// In-launch activation quantization (TQ_GGUF_CUDA_MMV_FQ=1; see fused_quant_enabled): instead of a quantizer
-// kernel in front, the first nq CTAs of the mat-vec quantize y (as tq_mmv_quantize, or as
-// tq_mmv_quantize_rms_norm where norm_w is set) after the mat-vec's own griddepcontrol.wait, then count
-// themselves in sync[0]; every CTA waits until sync[0] == nq before reading yq/ym. That replaces the
-// quantizer's kernel boundary (its grid's completion releasing the mat-vec) with one fence, one atomic and
-// a poll. sync: [0] quantizing CTAs done, [1] CTAs past the poll; both zero between launches: the last CTA
-// past the poll zeroes them, and the next launch touches them only after its own griddepcontrol.wait, that
-// is after this grid completed. No deadlock: CTAs are dispatched in blockIdx order and the grid is one
-// resident wave, so the quantizing CTAs (the lowest) are resident; they wait on nothing but each other.
-struct mv_fquant {
-    const float * y      = nullptr; // the activations (column stride stride_col)
-    const float * norm_w = nullptr; // not null: quantize rms_norm(y, eps)*norm_w
-    float    eps = 0.0f;
-    int64_t  stride_col = 0;
-    unsigned int * sync = nullptr;  // 2 counters, see above
-    int      nq = 0;                // quantizing CTAs; 0: yq/ym come from a quantizer kernel
-};
-
-// The quantization share of CTA blockIdx.x < fq.nq (blocks blockIdx.x*NW + warp + i*nq*NW of every column), the
-// count and the poll. red: NW*MAX_COLS floats of shared memory, free until the main loop's first reduction.
-template <int type, int NW>
-static __device__ __forceinline__ void fused_quantize(const mv_fquant fq, int * yq, float2 * ym, const int nb,
-                                                   const int ncols, float * red) {
-    const int lane = threadIdx.x, warp = threadIdx.y;
-    const bool leader = lane == 0 && warp == 0;
-    if ((int) blockIdx.x < fq.nq) {
-        const int b0 = (int) blockIdx.x*NW + warp, step = fq.nq*NW;
-        for (int col = 0; col < ncols; ++col) {
-            const float * xc = fq.y + col*fq.stride_col;
-            float4 e[2], wv[2];
-            if (b0 < nb) { // this warp's first block, loaded with the sum of squares' loads
-                load_block<type>(xc + (int64_t) b0*256, lane, e);
-                if (fq.norm_w != nullptr) {
-                    load_block<type>(fq.norm_w + (int64_t) b0*256, lane, wv);
-                }
-            }
-            float scale = 1.0f;
-            if (fq.norm_w != nullptr) {
-                float ss = 0.0f;
-#pragma unroll 8
-                for (int i = warp*32 + lane; i < nb*64; i += NW*32) {
-                    const float4 v = ((const float4 *) xc)[i];
-                    ss += v.x*v.x + v.y*v.y + v.z*v.z + v.w*v.w;
-                }
-#pragma unroll
-                for (int o = 16; o > 0; o >>= 1) {
-                    ss += __shfl_xor_sync(0xffffffff, ss, o);
-                }
-                if (lane == 0) {
-                    red[col*NW + warp] = ss; // a slot per column: one barrier per column
-                }
-                __syncthreads();
-                float tot = 0.0f;
-#pragma unroll
-                for (int w = 0; w < NW; ++w) {
-                    tot += red[col*NW + w];
-                }
-                scale = rsqrtf(tot/(float) (nb*256) + fq.eps);
-            }
-            for (int b = b0; b < nb; b += step) {
-                if (b != b0) {
-                    load_block<type>(xc + (int64_t) b*256, lane, e);
-                    if (fq.norm_w != nullptr) {
-                        load_block<type>(fq.norm_w + (int64_t) b*256, lane, wv);
-                    }
-                }
-                if (fq.norm_w != nullptr) {
-                    apply_norm(e, wv, scale);
-                }
-                const float2 dm = quantize_loaded(e, yq + ((int64_t) col*nb + b)*64, lane);
-                if (lane == 0) {
-                    ym[(int64_t) b*MAX_COLS + col] = dm;
-                }
-            }
-        }
-        for (int b = b0; b < nb; b += step) {
-            if (lane >= ncols && lane < MAX_COLS) {
-                ym[(int64_t) b*MAX_COLS + lane] = make_float2(0.0f, 0.0f);
-            }
-        }
-        __syncthreads(); // every warp's stores before the leader's fence (cumulative)
-        if (leader) {
-            __threadfence();
-            atomicAdd(fq.sync, 1u);
-        }
-    }
-    if (leader) {
-        // bounded: a broken count traps (a launch error) instead of hanging the process
-        for (int spins = 0; *(volatile unsigned int *) fq.sync < (unsigned int) fq.nq; ++spins) {
-            if (spins == (1 << 24)) {
-                __trap();
-            }
-        }
-        __threadfence();
-        if (atomicAdd(fq.sync + 1, 1u) == gridDim.x - 1) { // the last CTA past the poll
-            atomicExch(fq.sync, 0u);
-            atomicExch(fq.sync + 1, 0u);
-        }
-    }
-    __syncthreads();
-}
-
 // segs: the matrices (rows of nb blocks, row stride row_bytes) and their outputs, ntiles tiles in all;
 // yq/ym from tq_mmv_quantize. Grid: at most ntiles CTAs (launch_k sizes it to one resident wave); needs
 // NW <= chunks per row.
@@ -788,11 +685,11 @@ static __device__ __forceinline__ void fused_quantize(const mv_fquant fq, int * 
 // that the other launches keep their code (see mv_epilogue).
 // DEEP: activations prefetched 3 blocks ahead across chunk boundaries instead of 1 block ahead within a
 // chunk (see deep_prefetch_rule).
-template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI, bool FQ>
+template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const mv_segments segs, const int ntiles, const int * yq, const float2 * ym,
         const int nb, const int64_t row_bytes, const int ncols, const char * __restrict__ x_up, const int glu,
-        const mv_epilogues epis, const bool evict_first, const mv_fquant fq) {
+        const mv_epilogues epis, const bool evict_first) {
     constexpr int BS  = traits<type>::bs;
     constexpr int PW  = BS/2;              // words per block pair (33 / 27)
     constexpr int CW  = chunk<type, CB>::stride; // words per row per stage in shared memory
@@ -879,11 +776,8 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     for (int s = 0; s < STAGES - 1; ++s) {
         issue(s, s);
     }
-    pdl_wait(); // yq, ym: written by tq_mmv_quantize (or by CTAs of this launch: fq)
+    pdl_wait(); // yq, ym: written by tq_mmv_quantize
     pdl_launch_dependents();
-    if constexpr (FQ) {
-        fused_quantize<type, NW>(fq, const_cast<int *>(yq), const_cast<float2 *>(ym), nb, ncols, red);
-    }
 
     float acc[4]    = {0.0f, 0.0f, 0.0f, 0.0f}; // x (gate), this tile
     float acc_up[4] = {0.0f, 0.0f, 0.0f, 0.0f}; // x_up
@@ -1144,7 +1038,6 @@ struct mv_options {
     const float * norm_w = nullptr; // not null: y is the input of rms_norm(y, norm_eps)*norm_w (fused)
     float norm_eps = 0.0f;
     const mv_epilogues * epi = nullptr; // not null (no x_up): each matrix's rope / store (the EPI kernels)
-    unsigned int * qsync = nullptr; // not null: quantize inside the mat-vec launch (mv_fquant::sync)
 };
 
 // One mat-vec call: the operands and what the launch may do.
@@ -1193,82 +1086,18 @@ static inline bool weights_evict_first() {
     return on;
 }
 
-// TQ_GGUF_CUDA_MMV_FQ=1: the activations quantized inside the mat-vec launch (mv_fquant) instead of by a quantizer
-// kernel in front (A/B; off by default until measured in the model).
-inline int mmv_fused_quant = -1; // -1: from the environment on first use; the harness sets 0 / 1
-
-static inline bool fused_quant_enabled() {
-    if (mmv_fused_quant < 0) {
-        const char * e = getenv("TQ_GGUF_CUDA_MMV_FQ");
-        mmv_fused_quant = e != nullptr && atoi(e) != 0 ? 1 : 0;
-    }
-    return mmv_fused_quant != 0;
-}
-
-// mv_fquant::sync of (current device, stream): 2 zeroed counters, allocated on first use and kept (null while the
-// stream is being captured into a CUDA graph before it has one: that launch takes the quantizer kernel). One
-// pair per stream, because launches on different streams may run at once.
-static unsigned int * fused_quant_sync(cudaStream_t stream) {
-    struct entry { int dev; cudaStream_t stream; unsigned int * sync; };
-    static entry table[64];
-    static int n = 0;
-    static std::mutex m;
-    int dev = 0;
-    cudaGetDevice(&dev);
-    std::lock_guard<std::mutex> lock(m);
-    for (int i = 0; i < n; ++i) {
-        if (table[i].dev == dev && table[i].stream == stream) {
-            return table[i].sync;
-        }
-    }
-    cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
-    if (n == 64 || cudaStreamIsCapturing(stream, &cs) != cudaSuccess || cs != cudaStreamCaptureStatusNone) {
-        return nullptr;
-    }
-    unsigned int * p = nullptr;
-    if (cudaMalloc(&p, 2*sizeof(unsigned int)) != cudaSuccess) {
-        return nullptr;
-    }
-    cudaMemsetAsync(p, 0, 2*sizeof(unsigned int), stream);
-    table[n++] = {dev, stream, p};
-    return p;
-}
-
-// Fused quantization (mv_fquant) is instantiated for the copy kinds of the Llama shapes only (bulk copies and
-// 8-byte cp.async); the others take the quantizer kernel.
-template <int cpy>
-constexpr bool fused_quant_rule() {
-    return cpy == COPY_BULK || cpy == 8;
-}
-
 // Quantize (unless a.opt.quantize is false) and launch; false, launching nothing, where this is the bulk-copy
 // instantiation and the device or the loaded code has no bulk copies.
 template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI>
 static bool launch_k(const mv_args & a) {
     constexpr int smem = smem_bytes<type, NW, STAGES, CB>();
-    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB, DEEP, EPI, false>;
+    const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB, DEEP, EPI>;
     static launch_info cache[64];
     const launch_info & li = get_launch_info(cache, kernel, NW*32, smem);
     if (cpy == COPY_BULK && !li.bulk) {
         return false;
     }
     const mv_options & o = a.opt;
-    const int ntiles = total_tiles(a);
-    const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
-    if constexpr (fused_quant_rule<cpy>()) {
-        if (o.quantize && o.qsync != nullptr) {
-            const auto fkernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB, DEEP, EPI, true>;
-            static launch_info fcache[64];
-            const launch_info & fi = get_launch_info(fcache, fkernel, NW*32, smem);
-            const dim3 fgrid(ntiles < fi.max_ctas ? ntiles : fi.max_ctas, 1, 1);
-            const int nq = (a.nb + NW - 1) / NW; // one block per warp
-            const mv_fquant fq = {a.y, o.norm_w, o.norm_eps, a.stride_col_y, o.qsync, nq < (int) fgrid.x ? nq : (int) fgrid.x};
-            launch(fkernel, fgrid, dim3(32, NW, 1), smem, a.stream, fi.pdl,
-                   a.segs, ntiles, (const int *) a.yq, (const float2 *) a.ym, a.nb, a.row_bytes, a.ncols, o.x_up, o.glu,
-                   o.epi != nullptr ? *o.epi : mv_epilogues{}, weights_evict_first(), fq);
-            return true;
-        }
-    }
     if (o.quantize && o.norm_w != nullptr) {
         const auto quantize = tq_mmv_quantize_rms_norm<type>;
         static launch_info qcache[64];
@@ -1282,9 +1111,11 @@ static bool launch_k(const mv_args & a) {
         launch(quantize, dim3(a.nb, MAX_COLS, 1), dim3(32, 1, 1), 0, a.stream, qi.pdl,
                a.y, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y);
     }
+    const int ntiles = total_tiles(a);
+    const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
     launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
            a.segs, ntiles, (const int *) a.yq, (const float2 *) a.ym, a.nb, a.row_bytes, a.ncols, o.x_up, o.glu,
-           o.epi != nullptr ? *o.epi : mv_epilogues{}, weights_evict_first(), mv_fquant{});
+           o.epi != nullptr ? *o.epi : mv_epilogues{}, weights_evict_first());
     return true;
 }
 
@@ -1447,7 +1278,7 @@ static void launch_default(const mv_args & a) {
 //   * variant (harness only): 0 = default; 1..7: fixed (NW, STAGES) for comparisons; 8: chunks of 8
 //     only; 9..11: chunks of 4 on long rows (NW, STAGES) = (8, 3), (4, 4), (8, 2); 12: (2, 2).
 //
-// Tried three times and removed: quantizing the activations inside the mat-vec (no separate kernel).
+// Tried four times and removed: quantizing the activations inside the mat-vec (no separate kernel).
 //   1. each warp its own blocks: 3072 x 3072 5.6 vs 8.8 us alone, but llama-bench tg128 slower (H200,
 //      3B TQ2_0 476 vs 526 t/s, 8B 331 vs 360);
 //   2. every CTA the whole activation, all warps, 4 blocks' loads in flight per warp, 1-2 columns of
@@ -1458,6 +1289,16 @@ static void launch_default(const mv_args & a) {
 //   3. (session 18, bench/results/gpu-h100-2026-12-07-s18, proto-selfq.diff) each warp the blocks of its own
 //      chunks, written to yq/ym (every CTA the same words) and read back, for O and down only (no norm), in
 //      the 8B layer harness: TQ2_0 n = 1 69.7 vs 43.0 us per layer (O alone 11.4 vs 5.8, down 28.8 vs 11.2).
+//   4. (session 19, bench/results/gpu-h100-2026-12-07-s19, proto-fused-quant.diff) the first ceil(nb/NW) CTAs
+//      quantize (one block per warp, with the RMS norm where there is one) after the mat-vec's own
+//      griddepcontrol.wait, fence and count themselves in a global counter; the other CTAs poll it, and the last
+//      CTA past the poll zeroes it. That replaces the quantizer's kernel boundary with a fence, an atomic and a
+//      poll; a separate instantiation, so the other kernels kept their code. Correct (harness float64 checks,
+//      fails: 0), but 8B layer harness TQ2_0 n = 1 48.5 vs 42.7 us per layer, n = 4 65.3 vs 46.6 (the columns
+//      are quantized one after another by the same warps); TQ1_0 54.2 vs 45.9. Only the steps of 16 blocks
+//      without a norm gained (O + add alone 7.24 vs 7.93 us; 3072 x 3072 quantize + mat-vec 6.45 vs 7.88): the
+//      fence, the atomic and the poll cost more than the boundary they replace on every longer step
+//      (28672 x 8192 29.6 vs 27.2 us, down + add alone 12.4 vs 11.1).
 // Tried and removed (session 18, same results): the epilogue's residual (mv_segment::add) loaded when a warp
 // starts a tile instead of after the reduction. The register array changed the main loops' allocation (TQ2_0
 // deep NW4S2 175 registers, TQ1_0 181): 8B layer, TQ2_0 n = 1, 45.53 vs 43.29 us (same run).
@@ -1498,6 +1339,9 @@ static void launch_default(const mv_args & a) {
 // 8192 28.9 vs 25.7 us at n = 1, 42.2 vs 32.2 at n = 8; 8192 x 28672 37.8 vs 29.4. A one-wave grid of
 // 396 CTAs owning whole tiles splits them unevenly (1792 tiles: 4 or 5 each; 512: 1 or 2), and the
 // third CTA's shared memory comes out of L1 (activation hit rate 96% -> 78% on 8192 x 28672).
+// The same for the TQ1_0 4-warp chunk-of-8 kernels only (session 19, bench/results/gpu-h100-2026-12-07-s19,
+// harness-tq1lb-*; 176 -> 168 registers, no spills): 28672 x 8192 n = 1 mat-vec alone 30.1 vs 30.8 us but with
+// its quantizer 39.2 vs 32.9; gate/up pair 14336 x 4096 21.7 vs 22.3. Not kept.
 // Tried and removed (session 6): dealing the chunks of a CTA's tiles to its warps round-robin as one
 // sequence (the extra chunk of a tile rotating between warps) with the per-tile reduction on named
 // barriers (the reducing warp waits, the others go on) instead of __syncthreads. Registers fell to
@@ -1520,9 +1364,6 @@ static void mul_mat_vec_segments(const mv_segments & segs, const float * y, int 
                                  int64_t row_bytes, int ncols, int64_t stride_col_y, cudaStream_t stream,
                                  const mv_options & opt = {}) {
     mv_args a = {segs, y, yq, ym, nb, row_bytes, ncols, stride_col_y, stream, opt};
-    if (opt.quantize && fused_quant_enabled()) {
-        a.opt.qsync = fused_quant_sync(stream);
-    }
 #ifdef TQ_MMV_VARIANTS
     const int nchunks = (nb + 7) / 8; // every warp needs at least one chunk of each row: NW <= nchunks
     switch (opt.variant) {
