@@ -1341,7 +1341,7 @@ static void launch_default(const mv_args & a) {
 // third CTA's shared memory comes out of L1 (activation hit rate 96% -> 78% on 8192 x 28672).
 // The same for the TQ1_0 4-warp chunk-of-8 kernels only (session 19, bench/results/gpu-h100-2026-12-07-s19,
 // harness-tq1lb-*; 176 -> 168 registers, no spills): 28672 x 8192 n = 1 mat-vec alone 30.1 vs 30.8 us but with
-// its quantizer 39.2 vs 32.9; gate/up pair 14336 x 4096 21.7 vs 22.3. Not kept.
+// its quantizer 39.2 vs 32.7; gate/up pair 14336 x 4096 21.7 vs 22.3. Not kept.
 // Tried and removed (session 6): dealing the chunks of a CTA's tiles to its warps round-robin as one
 // sequence (the extra chunk of a tile rotating between warps) with the per-tile reduction on named
 // barriers (the reducing warp waits, the others go on) instead of __syncthreads. Registers fell to
