@@ -766,6 +766,11 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     // bench/results/gpu-h100-2026-11-22-s14, 8B-class tg128, three interleaved rounds): at most 1 item per warp
     // before the wait, TQ2_0 593.0 vs 605.8 t/s; none, 528.9. The early weight stream does not delay the quantizer
     // enough to matter; the head start is worth more.
+    // Tried and removed (session 19, bench/results/gpu-h100-2026-12-07-s19, proto-prewait.diff, 8B-class layer
+    // harness, two rounds, against the same binary without the setting): fewer items per warp before the wait for
+    // one kind of launch, to see whether their copies slow the preceding quantizer's L2 reads. TQ2_0 n = 1, us per
+    // layer, 43.34 as built: gate/up pairs 1 item 43.37, none 44.72; single matrices of 32+ blocks (down) 1 item
+    // 44.55, none 46.19; Q/K/V and O none 45.76. TQ1_0 and n = 4 lost in every case (up to 8.7%).
     // Tried and removed (session 15, bench/results/gpu-h100-2026-12-07-s15, 8B-class layer harness, two rounds):
     //   * 2, 4, 8 or 32 more items per warp prefetched into L2 (cp.async.bulk.prefetch.L2) before the wait, also
     //     kept that far ahead in the main loop, also with evict_normal: each step alone 1-4% faster, the layer
