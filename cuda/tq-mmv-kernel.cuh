@@ -1346,7 +1346,11 @@ static void launch_default(const mv_args & a) {
 // third CTA's shared memory comes out of L1 (activation hit rate 96% -> 78% on 8192 x 28672).
 // The same for the TQ1_0 4-warp chunk-of-8 kernels only (session 19, bench/results/gpu-h100-2026-12-07-s19,
 // harness-tq1lb-*; 176 -> 168 registers, no spills): 28672 x 8192 n = 1 mat-vec alone 30.1 vs 30.8 us but with
-// its quantizer 39.2 vs 32.7; gate/up pair 14336 x 4096 21.7 vs 22.3. Not kept.
+// its quantizer 39.2 vs 32.7; gate/up pair 14336 x 4096 21.7 vs 22.3. Not kept. The TQ1_0 block product in four
+// mma accumulator chains (as TQ2_0; proto-tq1-4chain.diff) met the same: ptxas put that kernel at 168 registers (3 CTAs
+// per SM), mat-vec alone 30.3 vs 31.0 us, with its quantizer 38.7 vs 33.0, 8B layer 46.95 vs 45.83 us (without the
+// quantizers 37.84 vs 37.98). Likely cause, not measured: 3 CTAs fill the register file, so the next quantizer
+// kernel cannot be resident early. Four chains at 2 CTAs per SM are not measured yet.
 // Tried and removed (session 6): dealing the chunks of a CTA's tiles to its warps round-robin as one
 // sequence (the extra chunk of a tile rotating between warps) with the per-tile reduction on named
 // barriers (the reducing warp waits, the others go on) instead of __syncthreads. Registers fell to
