@@ -4,7 +4,8 @@ harness (bench/cuda_layer_harness.cu).
 usage: harness_ab.py LOG...   where each LOG is named [layer-]harness-SIDE-ROUND.log (SIDE: A, B, B0, B1, ..);
 prints, per table row (mat-vec: type, shape and batch; layer: type, batch and what ran), the best time of each side
 over its rounds and every side's speed against the first side named on the command line. Mat-vec rows give the
-quantize + mat-vec and the mat-vec-only times (the speed is the mat-vec's); layer rows the us per layer.
+quantize + mat-vec and the mat-vec-only times, and a speed for each (an A/B of the quantization shows only in the
+first); layer rows the us per layer.
 """
 import collections
 import sys
@@ -44,13 +45,15 @@ def main() -> None:
     matvec = any(len(t[0]) == 2 for by_side in res.values() for t in by_side.values())
     head = ["type", "shape", "n"] if matvec else ["type", "n", "row"]
     unit = "quant+mv / mv us" if matvec else "us"
+    speed = " (quant+mv / mv)" if matvec else ""
     print("| " + " | ".join(head) + " | " + " | ".join(f"{s}: {unit}" for s in sides)
-          + " | " + " | ".join(f"{s} vs {base}" for s in sides[1:]) + " |")
+          + " | " + " | ".join(f"{s} vs {base}{speed}" for s in sides[1:]) + " |")
     print("|---" * (3 + 2*len(sides) - 1) + "|")
     for key, by_side in res.items():
         best = {s: [min(t[i] for t in by_side[s]) for i in range(len(by_side[s][0]))] for s in sides if by_side.get(s)}
         cells = [" / ".join(f"{x:.2f}" for x in best[s]) if s in best else "-" for s in sides]
-        ratios = [f"{best[base][-1]/best[s][-1]:.3f}x" if s in best and base in best else "-" for s in sides[1:]]
+        ratios = [" / ".join(f"{a/b:.3f}x" for a, b in zip(best[base], best[s])) if s in best and base in best else "-"
+                  for s in sides[1:]]
         print(f"| {key[0]} | {key[1]} | {key[2]} | " + " | ".join(cells + ratios) + " |")
 
 
