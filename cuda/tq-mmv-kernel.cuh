@@ -13,8 +13,9 @@
 //     tiles (tile = blockIdx.x + i*gridDim.x: the grid is at most one wave, sized by the occupancy API,
 //     so every CTA is resident and there is no tail wave); its NW warps split each tile's chunks (warp
 //     w takes chunks w, w+NW, ..). Each warp streams its items into its own STAGES-deep ring in shared
-//     memory: one Hopper bulk copy per row and chunk (sm_90, 16-byte aligned full chunks of 8: all
-//     Llama shapes with K % 2048 == 0), else cp.async of 16, 8 or 4 bytes as the alignment allows. The
+//     memory: one Hopper TMA copy of the item's 16 rows (sm_90, a 2D tensor map per matrix; 16-byte aligned
+//     full chunks of 8: all Llama shapes with K % 2048 == 0), else cp.async of 16, 8 or 4 bytes as the
+//     alignment allows. The
 //     ring runs across tile boundaries, so a warp always has STAGES-1 items in flight while it decodes
 //     one: the DRAM stream never stops for decode, mma or the per-tile reduction. Warps only meet once
 //     per tile, at the cross-warp reduction (double-buffered, so one barrier per tile).
@@ -53,7 +54,12 @@
 // strides, see struct chunk.
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <unordered_map>
+#include <cuda.h>         // CUtensorMap (types only: the encoder is fetched through the runtime, see tensor_map_of)
+#include <cudaTypedefs.h> // PFN_cuTensorMapEncodeTiled
 #include <cuda_fp16.h>
 
 namespace tq_mmv {
@@ -62,7 +68,7 @@ enum : int { TQ2 = 0, TQ1 = 1 };
 
 constexpr int ROWS      = 16; // rows per CTA
 constexpr int MAX_COLS  = 8;  // mma N
-constexpr int COPY_BULK = 0;  // tq_mmv_kernel's cpy for Hopper bulk copies
+constexpr int COPY_BULK = 0;  // tq_mmv_kernel's cpy for Hopper tensor (TMA) copies
 
 template <int type> struct traits;
 template <> struct traits<TQ2> { static constexpr int bs = 66; };
@@ -365,6 +371,17 @@ static __device__ __forceinline__ void bulk_copy(void * dst, const void * src, c
 #endif
 }
 
+// A 2D tensor (TMA) copy of the box at element (c0, c1) of map into shared memory (128-byte aligned), completing on
+// bar; map: the address of a __grid_constant__ kernel parameter.
+static __device__ __forceinline__ void tensor_copy_2d(void * dst, const CUtensorMap * map, const int c0, const int c1,
+                                                      uint64_t * bar, const uint64_t policy) {
+#ifdef TQ_MMV_BULK_AVAILABLE
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.L2::cache_hint"
+                 " [%0], [%1, {%2, %3}], [%4], %5;\n"
+        :: "r"(smem_addr(dst)), "l"((uint64_t) map), "r"(c0), "r"(c1), "r"(smem_addr(bar)), "l"(policy) : "memory");
+#endif
+}
+
 // The arrival of this thread on bar, made once all of its earlier cp.asyncs have landed (.noinc: the
 // arrival is one of the barrier's init count, not added to it).
 static __device__ __forceinline__ void cp_async_mbar_arrive(uint64_t * bar) {
@@ -603,6 +620,25 @@ static __device__ __forceinline__ mv_segment segment_of(const mv_segments & p, c
     return p.s[0];
 }
 
+// The index of the matrix that tile belongs to (as segment_of).
+static __device__ __forceinline__ int segment_index(const mv_segments & p, const int tile) {
+    return p.n > 2 && tile >= p.s[2].tile0 ? 2 : p.n > 1 && tile >= p.s[1].tile0 ? 1 : 0;
+}
+
+// The tensor maps of a launch's matrices for its TMA copies (COPY_BULK kernels; see tensor_map_of): m[s] is
+// segment s's matrix, m[MAX_SEGS] the x_up matrix. Each map: uint32 elements, row_bytes/4 x nrows, box of one
+// chunk of ROWS rows (CB*BS/4 x ROWS, written to shared memory densely: the chunk's row stride CW).
+struct mv_tmaps {
+    CUtensorMap m[MAX_SEGS + 1];
+};
+
+// sm_70+ (every architecture a toolkit with TMA support still builds); the TMA path runs on sm_90 only.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 700
+#define TQ_MMV_GRID_CONSTANT
+#else
+#define TQ_MMV_GRID_CONSTANT __grid_constant__
+#endif
+
 // The epilogue of the matrix that tile belongs to (as segment_of).
 static __device__ __forceinline__ mv_epilogue epilogue_of(const mv_epilogues & e, const mv_segments & p, const int tile) {
     if (p.n > 2 && tile >= p.s[2].tile0) {
@@ -675,7 +711,7 @@ static __device__ __forceinline__ void tq_mmv_block(
 // segs: the matrices (rows of nb blocks, row stride row_bytes) and their outputs, ntiles tiles in all;
 // yq/ym from tq_mmv_quantize. Grid: at most ntiles CTAs (launch_k sizes it to one resident wave); needs
 // NW <= chunks per row.
-// cpy: bytes per cp.async (16, 8, 4), or COPY_BULK: one bulk copy per row and chunk, completing on a
+// cpy: bytes per cp.async (16, 8, 4), or COPY_BULK: one TMA copy (tmaps) per chunk of the tile's rows, completing on a
 // per-stage mbarrier (sm_90+, CB = 8, full chunks only: nb % 8 == 0, 16-byte aligned rows).
 // x_up (not null, one segment only): a second matrix of the segment's shape and layout (the FFN up
 // projection, the segment the gate); a tile then has the chunks of both matrices (chunk c >= nchunks:
@@ -689,13 +725,13 @@ template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI>
 __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
         const mv_segments segs, const int ntiles, const int * yq, const float2 * ym,
         const int nb, const int64_t row_bytes, const int ncols, const char * __restrict__ x_up, const int glu,
-        const mv_epilogues epis, const bool evict_first) {
+        const mv_epilogues epis, const bool evict_first, const TQ_MMV_GRID_CONSTANT mv_tmaps tmaps) {
     constexpr int BS  = traits<type>::bs;
     constexpr int PW  = BS/2;              // words per block pair (33 / 27)
     constexpr int CW  = chunk<type, CB>::stride; // words per row per stage in shared memory
     constexpr bool BULK = cpy == COPY_BULK;
     constexpr int CPR = BULK ? 1 : CB*BS/cpy; // cp.async copies per row of a full chunk
-    extern __shared__ uint32_t tq_mmv_smem[];
+    extern __shared__ __align__(128) uint32_t tq_mmv_smem[]; // TMA destinations: 128-byte aligned stages
 
     const int lane = threadIdx.x, warp = threadIdx.y;
     const int g = lane / 4, t = lane % 4;
@@ -734,12 +770,12 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
             const char * src = (c < nchunks ? sg.x : x_up) + (int64_t) kb0*BS;
             char * sb = (char *) (wbuf + stage*ROWS*CW);
             if (BULK) {
+                // one TMA copy of the chunk's 16 rows (rows past nrows are zero-filled and never stored). Per-lane bulk
+                // copies (one per row) took a 16-pass elect loop of uniform-register moves per item (~180 instructions).
                 if (lane == 0) {
                     mbar_expect_tx(&bars[stage], ROWS*CB*BS);
-                }
-                __syncwarp(); // the expected byte count is set before any copy can complete
-                if (lane < ROWS) {
-                    bulk_copy(sb + lane*CW*4, src + (int64_t) min(row0 + lane, nrows - 1)*row_bytes, CB*BS, &bars[stage], wpol);
+                    tensor_copy_2d(sb, &tmaps.m[c < nchunks ? segment_index(segs, tile) : MAX_SEGS], kb0*BS/4, row0,
+                                   &bars[stage], wpol);
                 }
                 return;
             }
@@ -1091,6 +1127,73 @@ static inline bool weights_evict_first() {
     return on;
 }
 
+// The driver's cuTensorMapEncodeTiled, fetched once through the runtime (no link against the driver library); null
+// where the driver has none.
+static inline PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
+    static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
+        void * p = nullptr;
+        cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
+#if CUDART_VERSION >= 12050
+        const cudaError_t err = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q);
+#else
+        const cudaError_t err = cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &p, cudaEnableDefault, &q);
+#endif
+        if (err != cudaSuccess || q != cudaDriverEntryPointSuccess) {
+            (void) cudaGetLastError();
+            return (PFN_cuTensorMapEncodeTiled_v12000) nullptr;
+        }
+        return (PFN_cuTensorMapEncodeTiled_v12000) p;
+    }();
+    return fn;
+}
+
+// The tensor map of a matrix for the TMA copies of chunks of CB blocks (see mv_tmaps); false where it cannot be made.
+// Encoded once per (matrix, shape) and thread: a token's launches reuse the maps of its weights, so the host pays
+// a hash lookup per launch (ggml-cuda records its CUDA graphs on the host every token).
+template <int type, int CB>
+static bool tensor_map_of(CUtensorMap & m, const char * x, const int nrows, const int64_t row_bytes) {
+    struct key {
+        const char * x; int64_t row_bytes; int nrows, box;
+        bool operator==(const key & o) const { return x == o.x && row_bytes == o.row_bytes && nrows == o.nrows && box == o.box; }
+    };
+    struct key_hash {
+        size_t operator()(const key & k) const {
+            return std::hash<const void *>()(k.x) ^ (size_t) (k.row_bytes*31 + k.nrows*7 + k.box);
+        }
+    };
+    thread_local std::unordered_map<key, CUtensorMap, key_hash> cache;
+    const key k = {x, row_bytes, nrows, CB*traits<type>::bs/4};
+    const auto it = cache.find(k);
+    if (it != cache.end()) {
+        m = it->second;
+        return true;
+    }
+    const PFN_cuTensorMapEncodeTiled_v12000 encode = tensor_map_encoder();
+    static bool warned = false; // once per process: the launches fall back to cp.async
+    if (encode == nullptr) {
+        if (!warned) {
+            warned = true;
+            fprintf(stderr, "tq_mmv: the driver has no cuTensorMapEncodeTiled: mat-vec weights are copied with cp.async\n");
+        }
+        return false;
+    }
+    const cuuint64_t dims[2]    = {(cuuint64_t) (row_bytes/4), (cuuint64_t) nrows};
+    const cuuint64_t strides[1] = {(cuuint64_t) row_bytes}; // of dimension 1, in bytes (multiple of 16)
+    const cuuint32_t box[2]     = {(cuuint32_t) k.box, (cuuint32_t) ROWS};
+    const cuuint32_t estr[2]    = {1, 1};
+    if (encode(&m, CU_TENSOR_MAP_DATA_TYPE_UINT32, 2, (void *) x, dims, strides, box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE,
+               CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS) {
+        if (!warned) {
+            warned = true;
+            fprintf(stderr, "tq_mmv: cuTensorMapEncodeTiled failed (%d x %d, row %lld bytes): mat-vec weights are copied with cp.async\n",
+                    nrows, (int) (row_bytes/4), (long long) row_bytes);
+        }
+        return false;
+    }
+    cache.emplace(k, m);
+    return true;
+}
+
 // Quantize (unless a.opt.quantize is false) and launch; false, launching nothing, where this is the bulk-copy
 // instantiation and the device or the loaded code has no bulk copies.
 template <int type, int cpy, int NW, int STAGES, int CB, bool DEEP, bool EPI>
@@ -1101,6 +1204,18 @@ static bool launch_k(const mv_args & a) {
     const launch_info & li = get_launch_info(cache, kernel, NW*32, smem);
     if (cpy == COPY_BULK && !li.bulk) {
         return false;
+    }
+    mv_tmaps tmaps = {}; // COPY_BULK: the matrices' tensor maps (unused otherwise)
+    if (cpy == COPY_BULK) {
+        for (int s = 0; s < a.segs.n; ++s) {
+            const mv_segment & sg = a.segs.s[s];
+            if (!tensor_map_of<type, CB>(tmaps.m[s], sg.x, sg.nrows, a.row_bytes)) {
+                return false;
+            }
+        }
+        if (a.opt.x_up != nullptr && !tensor_map_of<type, CB>(tmaps.m[MAX_SEGS], a.opt.x_up, a.segs.s[0].nrows, a.row_bytes)) {
+            return false;
+        }
     }
     const mv_options & o = a.opt;
     if (o.quantize && o.norm_w != nullptr) {
@@ -1117,10 +1232,18 @@ static bool launch_k(const mv_args & a) {
                a.y, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y);
     }
     const int ntiles = total_tiles(a);
-    const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
+    int max_ctas = li.max_ctas;
+    static const int occ_cap = getenv("TQ_MAXOCC") != nullptr ? atoi(getenv("TQ_MAXOCC")) : 0; // PROTOTYPE
+    if (occ_cap > 0) {
+        int dev = 0, nsm = 0;
+        cudaGetDevice(&dev);
+        cudaDeviceGetAttribute(&nsm, cudaDevAttrMultiProcessorCount, dev);
+        max_ctas = max_ctas < occ_cap*nsm ? max_ctas : occ_cap*nsm;
+    }
+    const dim3 grid(ntiles < max_ctas ? ntiles : max_ctas, 1, 1);
     launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
            a.segs, ntiles, (const int *) a.yq, (const float2 *) a.ym, a.nb, a.row_bytes, a.ncols, o.x_up, o.glu,
-           o.epi != nullptr ? *o.epi : mv_epilogues{}, weights_evict_first());
+           o.epi != nullptr ? *o.epi : mv_epilogues{}, weights_evict_first(), tmaps);
     return true;
 }
 
