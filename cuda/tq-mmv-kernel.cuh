@@ -68,7 +68,8 @@ enum : int { TQ2 = 0, TQ1 = 1 };
 
 constexpr int ROWS      = 16; // rows per CTA
 constexpr int MAX_COLS  = 8;  // mma N
-constexpr int COPY_BULK = 0;  // tq_mmv_kernel's cpy for Hopper tensor (TMA) copies
+constexpr int COPY_BULK = 0;  // tq_mmv_kernel's cpy for Hopper bulk copies (one per row and chunk)
+constexpr int COPY_TMA  = 1;  // tq_mmv_kernel's cpy for Hopper tensor (TMA) copies (one per chunk of the tile's rows)
 
 template <int type> struct traits;
 template <> struct traits<TQ2> { static constexpr int bs = 66; };
@@ -625,7 +626,7 @@ static __device__ __forceinline__ int segment_index(const mv_segments & p, const
     return p.n > 2 && tile >= p.s[2].tile0 ? 2 : p.n > 1 && tile >= p.s[1].tile0 ? 1 : 0;
 }
 
-// The tensor maps of a launch's matrices for its TMA copies (COPY_BULK kernels; see tensor_map_of): m[s] is
+// The tensor maps of a launch's matrices for its TMA copies (COPY_TMA kernels; see tensor_map_of): m[s] is
 // segment s's matrix, m[MAX_SEGS] the x_up matrix. Each map: uint32 elements, row_bytes/4 x nrows, box of one
 // chunk of ROWS rows (CB*BS/4 x ROWS, written to shared memory densely: the chunk's row stride CW).
 struct mv_tmaps {
@@ -711,8 +712,9 @@ static __device__ __forceinline__ void tq_mmv_block(
 // segs: the matrices (rows of nb blocks, row stride row_bytes) and their outputs, ntiles tiles in all;
 // yq/ym from tq_mmv_quantize. Grid: at most ntiles CTAs (launch_k sizes it to one resident wave); needs
 // NW <= chunks per row.
-// cpy: bytes per cp.async (16, 8, 4), or COPY_BULK: one TMA copy (tmaps) per chunk of the tile's rows, completing on a
-// per-stage mbarrier (sm_90+, CB = 8, full chunks only: nb % 8 == 0, 16-byte aligned rows).
+// cpy: bytes per cp.async (16, 8, 4), or COPY_BULK: one bulk copy per row and chunk, or COPY_TMA: one TMA copy (tmaps) per
+// chunk of the tile's rows; both complete on a per-stage mbarrier (sm_90+, CB = 8, full chunks only: nb % 8 == 0,
+// 16-byte aligned rows).
 // x_up (not null, one segment only): a second matrix of the segment's shape and layout (the FFN up
 // projection, the segment the gate); a tile then has the chunks of both matrices (chunk c >= nchunks:
 // x_up) and the epilogue writes glu(gate row, up row) (GLU_SWIGLU: silu(g)*u, GLU_GEGLU: gelu(g)*u), as
@@ -729,7 +731,8 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
     constexpr int BS  = traits<type>::bs;
     constexpr int PW  = BS/2;              // words per block pair (33 / 27)
     constexpr int CW  = chunk<type, CB>::stride; // words per row per stage in shared memory
-    constexpr bool BULK = cpy == COPY_BULK;
+    constexpr bool TMA  = cpy == COPY_TMA;
+    constexpr bool BULK = cpy == COPY_BULK || TMA; // mbarrier-completed copies
     constexpr int CPR = BULK ? 1 : CB*BS/cpy; // cp.async copies per row of a full chunk
     extern __shared__ __align__(128) uint32_t tq_mmv_smem[]; // TMA destinations: 128-byte aligned stages
 
@@ -769,13 +772,23 @@ __global__ void __launch_bounds__(NW*32) tq_mmv_kernel(
             const int kb0   = (c < nchunks ? c : c - nchunks)*CB;
             const char * src = (c < nchunks ? sg.x : x_up) + (int64_t) kb0*BS;
             char * sb = (char *) (wbuf + stage*ROWS*CW);
-            if (BULK) {
-                // one TMA copy of the chunk's 16 rows (rows past nrows are zero-filled and never stored). Per-lane bulk
-                // copies (one per row) took a 16-pass elect loop of uniform-register moves per item (~180 instructions).
+            if (TMA) {
+                // one TMA copy of the chunk's 16 rows (rows past nrows are zero-filled and never stored). The per-lane
+                // bulk copies below take a 16-pass elect loop of uniform-register moves per item (~180 instructions).
                 if (lane == 0) {
                     mbar_expect_tx(&bars[stage], ROWS*CB*BS);
                     tensor_copy_2d(sb, &tmaps.m[c < nchunks ? segment_index(segs, tile) : MAX_SEGS], kb0*BS/4, row0,
                                    &bars[stage], wpol);
+                }
+                return;
+            }
+            if (BULK) {
+                if (lane == 0) {
+                    mbar_expect_tx(&bars[stage], ROWS*CB*BS);
+                }
+                __syncwarp(); // the expected byte count is set before any copy can complete
+                if (lane < ROWS) {
+                    bulk_copy(sb + lane*CW*4, src + (int64_t) min(row0 + lane, nrows - 1)*row_bytes, CB*BS, &bars[stage], wpol);
                 }
                 return;
             }
@@ -1181,8 +1194,12 @@ static bool tensor_map_of(CUtensorMap & m, const char * x, const int nrows, cons
     const cuuint64_t strides[1] = {(cuuint64_t) row_bytes}; // of dimension 1, in bytes (multiple of 16)
     const cuuint32_t box[2]     = {(cuuint32_t) k.box, (cuuint32_t) ROWS};
     const cuuint32_t estr[2]    = {1, 1};
+    // PROTOTYPE (A/B): TQ_TMA_PROMO = 0, 64, 128 or 256 (default) bytes of L2 sector promotion
+    static const int promo_env = getenv("TQ_TMA_PROMO") != nullptr ? atoi(getenv("TQ_TMA_PROMO")) : 256;
+    const CUtensorMapL2promotion promo = promo_env == 0 ? CU_TENSOR_MAP_L2_PROMOTION_NONE : promo_env == 64 ? CU_TENSOR_MAP_L2_PROMOTION_L2_64B :
+        promo_env == 128 ? CU_TENSOR_MAP_L2_PROMOTION_L2_128B : CU_TENSOR_MAP_L2_PROMOTION_L2_256B;
     if (encode(&m, CU_TENSOR_MAP_DATA_TYPE_UINT32, 2, (void *) x, dims, strides, box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE,
-               CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS) {
+               CU_TENSOR_MAP_SWIZZLE_NONE, promo, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS) {
         if (!warned) {
             warned = true;
             fprintf(stderr, "tq_mmv: cuTensorMapEncodeTiled failed (%d x %d, row %lld bytes): mat-vec weights are copied with cp.async\n",
@@ -1202,11 +1219,11 @@ static bool launch_k(const mv_args & a) {
     const auto kernel = tq_mmv_kernel<type, cpy, NW, STAGES, CB, DEEP, EPI>;
     static launch_info cache[64];
     const launch_info & li = get_launch_info(cache, kernel, NW*32, smem);
-    if (cpy == COPY_BULK && !li.bulk) {
+    if ((cpy == COPY_BULK || cpy == COPY_TMA) && !li.bulk) {
         return false;
     }
-    mv_tmaps tmaps = {}; // COPY_BULK: the matrices' tensor maps (unused otherwise)
-    if (cpy == COPY_BULK) {
+    mv_tmaps tmaps = {}; // COPY_TMA: the matrices' tensor maps (unused otherwise)
+    if (cpy == COPY_TMA) {
         for (int s = 0; s < a.segs.n; ++s) {
             const mv_segment & sg = a.segs.s[s];
             if (!tensor_map_of<type, CB>(tmaps.m[s], sg.x, sg.nrows, a.row_bytes)) {
@@ -1279,6 +1296,14 @@ static bool launch_kp(const mv_args & a) {
     return launch_k<type, cpy, NW, STAGES, CB, false, false>(a);
 }
 
+// PROTOTYPE (A/B): TQ_TMA_TYPES lists the types (digits 1, 2) whose chunk-of-8 kernels copy with TMA (default "12");
+// the others take the per-lane bulk copies.
+static inline bool tma_copies_on(const int type) {
+    static const char * env = getenv("TQ_TMA_TYPES");
+    const char * types = env != nullptr ? env : "12";
+    return strchr(types, type == TQ1 ? '1' : '2') != nullptr;
+}
+
 template <int type, int NW, int STAGES, int CB = 8>
 static void launch_nw(const mv_args & a) {
     constexpr int BS    = traits<type>::bs;
@@ -1288,9 +1313,13 @@ static void launch_nw(const mv_args & a) {
     for (int s = 0; s < a.segs.n; ++s) {
         xa |= (uintptr_t) a.segs.s[s].x;
     }
-    if (CB == 8 && xa % 16 == 0 && a.row_bytes % 16 == 0 && tail == 0 && a.allow_bulk &&
-            launch_kp<type, COPY_BULK, NW, STAGES, CB>(a)) {
-        return;
+    if (CB == 8 && xa % 16 == 0 && a.row_bytes % 16 == 0 && tail == 0 && a.allow_bulk) {
+        if (tma_copies_on(type) && launch_kp<type, COPY_TMA, NW, STAGES, CB>(a)) {
+            return;
+        }
+        if (launch_kp<type, COPY_BULK, NW, STAGES, CB>(a)) {
+            return;
+        }
     }
     if (xa % 16 == 0 && a.row_bytes % 16 == 0 && bytes % 16 == 0 && tail % 16 == 0) {
         launch_kp<type, 16, NW, STAGES, CB>(a);
