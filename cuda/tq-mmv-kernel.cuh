@@ -1296,12 +1296,24 @@ static bool launch_kp(const mv_args & a) {
     return launch_k<type, cpy, NW, STAGES, CB, false, false>(a);
 }
 
-// PROTOTYPE (A/B): TQ_TMA_TYPES lists the types (digits 1, 2) whose chunk-of-8 kernels copy with TMA (default "12");
-// the others take the per-lane bulk copies.
-static inline bool tma_copies_on(const int type) {
+// Which chunk-of-8 kernels copy with TMA (the others take the per-lane bulk copies). Proposed from one H200 run
+// (session 20, bench/results/gpu-h200-2026-12-07-s20.md; to be confirmed on an H100): TQ1_0, whose decode is bound by
+// instruction issue, gains 5-21% (28672 x 8192, 14336 x 4096, the gate/up pair); TQ2_0, bound by memory latency, loses
+// up to 9% at the same occupancy; TQ1_0's 2-warp 2-stage launch (8192 x 28672: 512 tiles) loses 5% at 7 CTAs per SM.
+template <int type, int NW, int STAGES>
+constexpr bool tma_rule() {
+    return type == TQ1 && !(NW == 2 && STAGES == 2);
+}
+
+// PROTOTYPE (A/B): TQ_TMA_TYPES, if set, lists the types (digits 1, 2) whose chunk-of-8 kernels all copy with TMA,
+// instead of tma_rule.
+template <int type, int NW, int STAGES>
+static inline bool tma_copies_on() {
     static const char * env = getenv("TQ_TMA_TYPES");
-    const char * types = env != nullptr ? env : "12";
-    return strchr(types, type == TQ1 ? '1' : '2') != nullptr;
+    if (env == nullptr) {
+        return tma_rule<type, NW, STAGES>();
+    }
+    return strchr(env, type == TQ1 ? '1' : '2') != nullptr;
 }
 
 template <int type, int NW, int STAGES, int CB = 8>
@@ -1314,7 +1326,7 @@ static void launch_nw(const mv_args & a) {
         xa |= (uintptr_t) a.segs.s[s].x;
     }
     if (CB == 8 && xa % 16 == 0 && a.row_bytes % 16 == 0 && tail == 0 && a.allow_bulk) {
-        if (tma_copies_on(type) && launch_kp<type, COPY_TMA, NW, STAGES, CB>(a)) {
+        if (tma_copies_on<type, NW, STAGES>() && launch_kp<type, COPY_TMA, NW, STAGES, CB>(a)) {
             return;
         }
         if (launch_kp<type, COPY_BULK, NW, STAGES, CB>(a)) {
