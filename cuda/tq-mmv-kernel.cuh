@@ -13,9 +13,9 @@
 //     tiles (tile = blockIdx.x + i*gridDim.x: the grid is at most one wave, sized by the occupancy API,
 //     so every CTA is resident and there is no tail wave); its NW warps split each tile's chunks (warp
 //     w takes chunks w, w+NW, ..). Each warp streams its items into its own STAGES-deep ring in shared
-//     memory: one Hopper TMA copy of the item's 16 rows (sm_90, a 2D tensor map per matrix; 16-byte aligned
-//     full chunks of 8: all Llama shapes with K % 2048 == 0), else cp.async of 16, 8 or 4 bytes as the
-//     alignment allows. The
+//     memory: on sm_90, for 16-byte aligned full chunks of 8 (all Llama shapes with K % 2048 == 0), one
+//     Hopper TMA copy of the item's 16 rows (a 2D tensor map per matrix; the kernels of tma_rule) or one bulk
+//     copy per row; else cp.async of 16, 8 or 4 bytes as the alignment allows. The
 //     ring runs across tile boundaries, so a warp always has STAGES-1 items in flight while it decodes
 //     one: the DRAM stream never stops for decode, mma or the per-tile reduction. Warps only meet once
 //     per tile, at the cross-warp reduction (double-buffered, so one barrier per tile).
@@ -1182,11 +1182,11 @@ static bool tensor_map_of(CUtensorMap & m, const char * x, const int nrows, cons
         return true;
     }
     const PFN_cuTensorMapEncodeTiled_v12000 encode = tensor_map_encoder();
-    static bool warned = false; // once per process: the launches fall back to cp.async
+    static bool warned = false; // once per (type, CB): the launches fall back to per-lane bulk copies
     if (encode == nullptr) {
         if (!warned) {
             warned = true;
-            fprintf(stderr, "tq_mmv: the driver has no cuTensorMapEncodeTiled: mat-vec weights are copied with cp.async\n");
+            fprintf(stderr, "tq_mmv: the driver has no cuTensorMapEncodeTiled: mat-vec weights are copied without TMA\n");
         }
         return false;
     }
@@ -1202,7 +1202,7 @@ static bool tensor_map_of(CUtensorMap & m, const char * x, const int nrows, cons
                CU_TENSOR_MAP_SWIZZLE_NONE, promo, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS) {
         if (!warned) {
             warned = true;
-            fprintf(stderr, "tq_mmv: cuTensorMapEncodeTiled failed (%d x %d, row %lld bytes): mat-vec weights are copied with cp.async\n",
+            fprintf(stderr, "tq_mmv: cuTensorMapEncodeTiled failed (%d x %d, row %lld bytes): mat-vec weights are copied without TMA\n",
                     nrows, (int) (row_bytes/4), (long long) row_bytes);
         }
         return false;
@@ -1249,15 +1249,7 @@ static bool launch_k(const mv_args & a) {
                a.y, a.yq, a.ym, a.nb, a.ncols, a.stride_col_y);
     }
     const int ntiles = total_tiles(a);
-    int max_ctas = li.max_ctas;
-    static const int occ_cap = getenv("TQ_MAXOCC") != nullptr ? atoi(getenv("TQ_MAXOCC")) : 0; // PROTOTYPE
-    if (occ_cap > 0) {
-        int dev = 0, nsm = 0;
-        cudaGetDevice(&dev);
-        cudaDeviceGetAttribute(&nsm, cudaDevAttrMultiProcessorCount, dev);
-        max_ctas = max_ctas < occ_cap*nsm ? max_ctas : occ_cap*nsm;
-    }
-    const dim3 grid(ntiles < max_ctas ? ntiles : max_ctas, 1, 1);
+    const dim3 grid(ntiles < li.max_ctas ? ntiles : li.max_ctas, 1, 1);
     launch(kernel, grid, dim3(32, NW, 1), smem, a.stream, li.pdl,
            a.segs, ntiles, (const int *) a.yq, (const float2 *) a.ym, a.nb, a.row_bytes, a.ncols, o.x_up, o.glu,
            o.epi != nullptr ? *o.epi : mv_epilogues{}, weights_evict_first(), tmaps);
