@@ -9,6 +9,8 @@ void * tq_sass_kernels[] = {
     // 28672 x 8192 (TQ2_0 and TQ1_0), 8192 x 28672 (TQ2_0): chunks of 8, bulk copies, deep activation prefetch
     (void *) &tq_mmv_kernel<TQ2, COPY_BULK, 4, 2, 8, true, false>,
     (void *) &tq_mmv_kernel<TQ1, COPY_BULK, 4, 2, 8, true, false>,
+    (void *) &tq_mmv_kernel<TQ1, COPY_TMA, 4, 2, 8, true, false>,
+    (void *) &tq_mmv_kernel<TQ2, COPY_TMA, 4, 2, 8, true, false>,
     // 8192 x 28672 (TQ1_0; TQ2_0 from n = 4): chunks of 8, 2 warps, bulk copies, deep activation prefetch
     (void *) &tq_mmv_kernel<TQ1, COPY_BULK, 2, 2, 8, true, false>,
     (void *) &tq_mmv_kernel<TQ2, COPY_BULK, 2, 2, 8, true, false>,
