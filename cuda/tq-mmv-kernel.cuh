@@ -1297,11 +1297,11 @@ constexpr bool tma_rule() {
     return type == TQ1 && !(NW == 2 && STAGES == 2);
 }
 
-// PROTOTYPE (A/B): TQ_TMA_TYPES, if set, lists the types (digits 1, 2) whose chunk-of-8 kernels all copy with TMA,
-// instead of tma_rule.
+// TQ_GGUF_CUDA_MMV_TMA, if set, lists the types whose chunk-of-8 kernels all copy with TMA instead of tma_rule: digits
+// 1 (TQ1_0) and 2 (TQ2_0); "0" or empty: none (A/B).
 template <int type, int NW, int STAGES>
 static inline bool tma_copies_on() {
-    static const char * env = getenv("TQ_TMA_TYPES");
+    static const char * env = getenv("TQ_GGUF_CUDA_MMV_TMA");
     if (env == nullptr) {
         return tma_rule<type, NW, STAGES>();
     }
