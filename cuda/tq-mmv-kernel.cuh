@@ -610,18 +610,27 @@ struct mv_segments {
     int        n;            // 1..MAX_SEGS
 };
 
-// The matrix that tile belongs to (constant indices only: no local-memory copy of the parameter).
-static __device__ __forceinline__ mv_segment segment_of(const mv_segments & p, const int tile) {
+// Entry v[s] of a per-matrix array, s the matrix that tile belongs to (constant indices only: no local-memory copy
+// of the kernel parameter that v lives in).
+template <typename T, int N>
+static __device__ __forceinline__ T of_segment(const T (&v)[N], const mv_segments & p, const int tile) {
+    static_assert(N >= MAX_SEGS && MAX_SEGS == 3, "one branch per segment");
     if (p.n > 2 && tile >= p.s[2].tile0) {
-        return p.s[2];
+        return v[2];
     }
     if (p.n > 1 && tile >= p.s[1].tile0) {
-        return p.s[1];
+        return v[1];
     }
-    return p.s[0];
+    return v[0];
 }
 
-// The index of the matrix that tile belongs to (as segment_of).
+// The matrix that tile belongs to.
+static __device__ __forceinline__ mv_segment segment_of(const mv_segments & p, const int tile) {
+    return of_segment(p.s, p, tile);
+}
+
+// The index of the matrix that tile belongs to (the conditions of of_segment; selecting from a {0, 1, 2} array through
+// of_segment cost the TMA kernels 8 more static instructions).
 static __device__ __forceinline__ int segment_index(const mv_segments & p, const int tile) {
     return p.n > 2 && tile >= p.s[2].tile0 ? 2 : p.n > 1 && tile >= p.s[1].tile0 ? 1 : 0;
 }
@@ -640,15 +649,9 @@ struct mv_tmaps {
 #define TQ_MMV_GRID_CONSTANT __grid_constant__
 #endif
 
-// The epilogue of the matrix that tile belongs to (as segment_of).
+// The epilogue of the matrix that tile belongs to.
 static __device__ __forceinline__ mv_epilogue epilogue_of(const mv_epilogues & e, const mv_segments & p, const int tile) {
-    if (p.n > 2 && tile >= p.s[2].tile0) {
-        return e.e[2];
-    }
-    if (p.n > 1 && tile >= p.s[1].tile0) {
-        return e.e[1];
-    }
-    return e.e[0];
+    return of_segment(e.e, p, tile);
 }
 
 // One weight block (both row halves of the tile) times the activation block: accumulates acc.
