@@ -1197,12 +1197,11 @@ static bool tensor_map_of(CUtensorMap & m, const char * x, const int nrows, cons
     const cuuint64_t strides[1] = {(cuuint64_t) row_bytes}; // of dimension 1, in bytes (multiple of 16)
     const cuuint32_t box[2]     = {(cuuint32_t) k.box, (cuuint32_t) ROWS};
     const cuuint32_t estr[2]    = {1, 1};
-    // PROTOTYPE (A/B): TQ_TMA_PROMO = 0, 64, 128 or 256 (default) bytes of L2 sector promotion
-    static const int promo_env = getenv("TQ_TMA_PROMO") != nullptr ? atoi(getenv("TQ_TMA_PROMO")) : 256;
-    const CUtensorMapL2promotion promo = promo_env == 0 ? CU_TENSOR_MAP_L2_PROMOTION_NONE : promo_env == 64 ? CU_TENSOR_MAP_L2_PROMOTION_L2_64B :
-        promo_env == 128 ? CU_TENSOR_MAP_L2_PROMOTION_L2_128B : CU_TENSOR_MAP_L2_PROMOTION_L2_256B;
+    // 256-byte L2 promotion: against none (session 22, H100, bench/results/gpu-h100-2026-12-07-s22) the same in the
+    // mat-vec harness (TQ1_0 28672 x 8192 n = 1 26.01 vs 26.18 us) and ahead on the 8B layer's short launches
+    // (Q/K/V n = 1 7.69 vs 7.93 us, O + add n = 4 7.45 vs 7.90).
     if (encode(&m, CU_TENSOR_MAP_DATA_TYPE_UINT32, 2, (void *) x, dims, strides, box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE,
-               CU_TENSOR_MAP_SWIZZLE_NONE, promo, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS) {
+               CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS) {
         if (!warned) {
             warned = true;
             fprintf(stderr, "tq_mmv: cuTensorMapEncodeTiled failed (%d x %d, row %lld bytes): mat-vec weights are copied without TMA\n",
@@ -1291,10 +1290,13 @@ static bool launch_kp(const mv_args & a) {
     return launch_k<type, cpy, NW, STAGES, CB, false, false>(a);
 }
 
-// Which chunk-of-8 kernels copy with TMA (the others take the per-lane bulk copies). Proposed from one H200 run
-// (session 20, bench/results/gpu-h200-2026-12-07-s20.md; to be confirmed on an H100): TQ1_0, whose decode is bound by
-// instruction issue, gains 5-21% (28672 x 8192, 14336 x 4096, the gate/up pair); TQ2_0, bound by memory latency, loses
-// up to 9% at the same occupancy; TQ1_0's 2-warp 2-stage launch (8192 x 28672: 512 tiles) loses 5% at 7 CTAs per SM.
+// Which chunk-of-8 kernels copy with TMA (the others take the per-lane bulk copies). TQ1_0, whose decode is bound by
+// instruction issue, gains; TQ2_0, bound by memory latency, loses at the same occupancy; TQ1_0's 2-warp 2-stage launch
+// (8192 x 28672: 512 tiles) loses at 7 CTAs per SM. H100 (session 22, bench/results/gpu-h100-2026-12-07-s22.md;
+// quantizer + mat-vec, against per-lane bulk copies): TQ1_0 28672 x 8192 1.18x (n = 1) to 1.14x (n = 4), 1.01x at n = 8;
+// 14336 x 4096 1.01-1.03x; the gate/up pair 1.01-1.04x; 8B layer 1.026x (n = 1), 1.024x (n = 4). TMA for TQ2_0 too:
+// 28672 x 8192 1.04x at n = 1 but 0.80-0.82x from n = 3, 8192 x 28672 0.83-0.90x, 8B layer 0.68-0.97x; TQ1_0 NW2S2
+// 0.96-1.00x. (Session 20's H200 run agrees: bench/results/gpu-h200-2026-12-07-s20.md.)
 template <int type, int NW, int STAGES>
 constexpr bool tma_rule() {
     return type == TQ1 && !(NW == 2 && STAGES == 2);
