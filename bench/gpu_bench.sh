@@ -4,7 +4,8 @@
 #   bench/gpu_bench.sh STAGE...     stages run in order; logs go to $OUT (or bench/results/tmp)
 #
 # Stages:
-#   build         CUDA Release build of the patched tree (tools only) into build/gpu
+#   build         CUDA Release build of the patched tree (tools only) into build/gpu; where .device/prebuilt-gpu.tar.xz
+#                 is carried (bench/prebuild_gpu.sh), that build unpacked instead (GPU_BUILD_HERE=1: build anyway)
 #   test          test-backend-ops (CUDA vs CPU) for every TQ1_0/TQ2_0 MUL_MAT, MUL_MAT_ID, GET_ROWS and
 #                 fused gate/up + GLU mat-vec (MUL_MAT_VEC_FUSION) and one-input mat-vecs with or without the
 #                 RMS norm in front (MUL_MAT_SHARED_SRC1) case, Q/K/V + rope + cache stores (MUL_MAT_QKV_ROPE),
@@ -60,6 +61,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=${OUT:-$ROOT/bench/results/tmp}; mkdir -p "$OUT"
 B=$ROOT/build/gpu; BIN=$B/bin
+# a prebuilt build (bench/prebuild_gpu.sh) linked cuBLAS from a wheel: this machine's toolkit provides it at run time
+prebuilt_libs() { export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$(dirname "$(command -v nvcc)")/../lib64; }
+[ -f "$B/PREBUILT.txt" ] && prebuilt_libs
 M=${TQ_MODELS:-/tmp/tq-models}; mkdir -p "$M"
 TYPES=${TQ_BENCH_TYPES:-Q4_0 Q2_0 TQ2_0 TQ1_0} # the quantized types of models:CLS and bench:CLS
 REPS=${REPS:-3}
@@ -86,17 +90,26 @@ for stage in "$@"; do
   case $stage in
   build)
     say "build: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null)"
-    # GPU_BUILD_FA=OFF: ggml's FlashAttention kernels compiled empty (84 of the 189 CUDA sources), for a call that
-    # must build and test at once; FA then runs nowhere (llama-bench -fa 1, FA=1 stages: not with this build).
-    # portable x86 features (AVX2, no AMX): the host CPU only runs the CPU side of the logits check,
-    # and upstream's AMX path (picked by -march=native on AMX Xeons) crashes on Q4_0/Q8_0/Q6_K weights
-    python3 -m tq_gguf build-tools --build-dir "$B" --cuda --cuda-arch "${CUDA_ARCH:-90}" \
-        --pristine-tarball .device/llama.cpp-pristine.tar.gz -j "$(nproc)" --no-native \
-        --cmake=-DGGML_AVX=ON --cmake=-DGGML_AVX2=ON --cmake=-DGGML_FMA=ON --cmake=-DGGML_F16C=ON --cmake=-DGGML_BMI2=ON \
-        --cmake=-DGGML_CUDA_FA="${GPU_BUILD_FA:-ON}" \
-        --target test-backend-ops --target llama-bench --target llama-batched-bench --target llama-quantize \
-        > "$OUT/build.log" 2>&1
-    rc=$?; tail -3 "$OUT/build.log"; say "build rc=$rc"; [ $rc = 0 ] || exit 1 ;;
+    # .device/prebuilt-gpu.tar.xz (bench/prebuild_gpu.sh, built off the device): unpacked instead of a build; its
+    # binaries load this machine's libcublas.so.13 and libcuda.so.1 (ldd: none missing)
+    if [ -f .device/prebuilt-gpu.tar.xz ] && [ -z "${GPU_BUILD_HERE:-}" ]; then
+      mkdir -p "$B" && tar -C "$B" -xJf .device/prebuilt-gpu.tar.xz > "$OUT/build.log" 2>&1 && prebuilt_libs &&
+        { ldd "$BIN/test-backend-ops" "$BIN/llama-bench" >> "$OUT/build.log" 2>&1; ! grep -q "not found" "$OUT/build.log"; }
+      rc=$?; say "build: prebuilt ($(head -1 "$B/PREBUILT.txt" 2>/dev/null); $(sed -n 2p "$B/PREBUILT.txt" 2>/dev/null)) rc=$rc"
+      [ $rc = 0 ] || { grep "not found" "$OUT/build.log"; exit 1; }
+    else
+      # GPU_BUILD_FA=OFF: ggml's FlashAttention kernels compiled empty (84 of the 189 CUDA sources), for a call that
+      # must build and test at once; FA then runs nowhere (llama-bench -fa 1, FA=1 stages: not with this build).
+      # portable x86 features (AVX2, no AMX): the host CPU only runs the CPU side of the logits check,
+      # and upstream's AMX path (picked by -march=native on AMX Xeons) crashes on Q4_0/Q8_0/Q6_K weights
+      python3 -m tq_gguf build-tools --build-dir "$B" --cuda --cuda-arch "${CUDA_ARCH:-90}" \
+          --pristine-tarball .device/llama.cpp-pristine.tar.gz -j "$(nproc)" --no-native \
+          --cmake=-DGGML_AVX=ON --cmake=-DGGML_AVX2=ON --cmake=-DGGML_FMA=ON --cmake=-DGGML_F16C=ON --cmake=-DGGML_BMI2=ON \
+          --cmake=-DGGML_CUDA_FA="${GPU_BUILD_FA:-ON}" \
+          --target test-backend-ops --target llama-bench --target llama-batched-bench --target llama-quantize \
+          > "$OUT/build.log" 2>&1
+      rc=$?; tail -3 "$OUT/build.log"; say "build rc=$rc"; [ $rc = 0 ] || exit 1
+    fi ;;
   test)
     : > "$OUT/test-backend-ops.log"
     for op in MUL_MAT MUL_MAT_ID GET_ROWS MUL_MAT_VEC_FUSION MUL_MAT_SHARED_SRC1 MUL_MAT_QKV_ROPE MUL_MAT_ATTN_OUT; do
