@@ -62,7 +62,7 @@ ROOT=$PWD
 OUT=${OUT:-$ROOT/bench/results/tmp}; mkdir -p "$OUT"
 B=$ROOT/build/gpu; BIN=$B/bin
 # a prebuilt build (bench/prebuild_gpu.sh) linked cuBLAS from a wheel: this machine's toolkit provides it at run time
-prebuilt_libs() { export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$(dirname "$(command -v nvcc)")/../lib64; }
+prebuilt_libs() { export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}${CUDA_HOME:-/usr/local/cuda}/lib64; }
 [ -f "$B/PREBUILT.txt" ] && prebuilt_libs
 M=${TQ_MODELS:-/tmp/tq-models}; mkdir -p "$M"
 TYPES=${TQ_BENCH_TYPES:-Q4_0 Q2_0 TQ2_0 TQ1_0} # the quantized types of models:CLS and bench:CLS
@@ -319,8 +319,14 @@ for stage in "$@"; do
   synth:*)
     # the F16 model alone (gguf-py from the pristine tarball): can run beside the build (gpu_call.sh -p)
     c=${stage#synth:}
-    mkdir -p /tmp/synth-gguf && tar xzf .device/llama.cpp-pristine.tar.gz -C /tmp/synth-gguf llama.cpp/gguf-py
-    PYTHONPATH=/tmp/synth-gguf/llama.cpp/gguf-py python3 bench/make_synth_model.py "$c" "$M/$c-f16.gguf.part" > "$OUT/synth-$c.log" 2>&1 &&
+    # gguf-py from the pristine tarball, else from the prebuilt pack (a call that carries only the pack)
+    mkdir -p /tmp/synth-gguf
+    if [ -f .device/llama.cpp-pristine.tar.gz ]; then
+      tar xzf .device/llama.cpp-pristine.tar.gz -C /tmp/synth-gguf llama.cpp/gguf-py; gguf_py=/tmp/synth-gguf/llama.cpp/gguf-py
+    else
+      tar xJf .device/prebuilt-gpu.tar.xz -C /tmp/synth-gguf upstream/llama.cpp/gguf-py; gguf_py=/tmp/synth-gguf/upstream/llama.cpp/gguf-py
+    fi
+    PYTHONPATH=$gguf_py python3 bench/make_synth_model.py "$c" "$M/$c-f16.gguf.part" > "$OUT/synth-$c.log" 2>&1 &&
       mv "$M/$c-f16.gguf.part" "$M/$c-f16.gguf"
     rc=$?; say "synth $c rc=$rc"; [ $rc = 0 ] || { tail "$OUT/synth-$c.log"; exit 1; } ;;
   models:*)

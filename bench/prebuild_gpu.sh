@@ -4,6 +4,9 @@
 #
 #   bench/prebuild_gpu.sh [JOBS]      -> .device/prebuilt-gpu.tar.xz (carried; gpu_bench.sh build unpacks it)
 #
+# A call can carry the pack alone (carry [".device/prebuilt-gpu.tar.xz", <its call script>]): the stages take gguf-py
+# and the llama_cpp package from it, and the pristine tarball is only needed for a build on the device.
+#
 # The build is gpu_bench.sh's (same patched tree, sm_90, portable AVX2 CPU flags), with the FlashAttention kernels
 # compiled empty (GGML_CUDA_FA=OFF: FA stages do not run with it) to keep the pack small. This machine's CUDA
 # toolkit has no cuBLAS and no driver library: cuBLAS's headers and libraries come from its pinned wheel (fetched
@@ -24,13 +27,15 @@ if [ ! -f "$CB/lib/libcublas.so.13" ]; then
   python3 -m zipfile -e "$whl" "$T"
   rm -f "$whl"
 fi
-CUDA_INC=$(dirname "$(command -v nvcc)")/../include
+CUDA_INC=${CUDA_HOME:-/usr/local/cuda}/include
 if [ ! -f "$STUB/libcuda.so" ]; then
-  # every driver entry point cuda.h declares (after its _v2/_v3 renaming macros), as an empty function
+  # every driver entry point cuda.h declares (after its _v2/_v3 renaming macros), returning CUDA_ERROR_NO_DEVICE (100):
+  # here the tools then run on the CPU backend alone (a check that the pack's binaries load)
   echo '#include <cuda.h>' | gcc -E -I"$CUDA_INC" -x c - | tr '\n' ' ' |
     grep -oE "\b(CUresult|CUDAAPI)[ ]+cu[A-Za-z0-9_]+ *\(" | grep -oE "cu[A-Za-z0-9_]+" | sort -u |
-    sed 's/.*/void &(void) {}/' > "$STUB/stub.c"
+    sed 's/.*/int &(void) { return 100; }/' > "$STUB/stub.c"
   gcc -shared -fPIC -o "$STUB/libcuda.so" "$STUB/stub.c" -Wl,-soname,libcuda.so.1
+  ln -sf libcuda.so "$STUB/libcuda.so.1" # what the linker looks for when it resolves libggml-cuda.so's NEEDED entry
 fi
 [ -f .device/llama.cpp-pristine.tar.gz ] || python3 -m tq_gguf.source pack-device
 python3 -m tq_gguf build-tools --build-dir "$B" --cuda --cuda-arch "${CUDA_ARCH:-90}" \
@@ -43,7 +48,7 @@ python3 -m tq_gguf build-tools --build-dir "$B" --cuda --cuda-arch "${CUDA_ARCH:
     --target test-backend-ops --target llama-bench --target llama-batched-bench --target llama-quantize
 # what the stages read besides bin/: gguf-py (synth, logits) and the llama_cpp package (logits)
 { echo "commit $(git rev-parse HEAD)$(git diff --quiet HEAD -- cuda ggml_patches CMakeLists.txt || echo ' + uncommitted changes')"
-  echo "built $(date -u +%FT%TZ) on $(uname -m), nvcc $(nvcc --version | grep -o 'V[0-9.]*'), cuBLAS $CUBLAS_WHEEL_VERSION, FA off"
+  echo "built $(date -u +%FT%TZ) on $(uname -m), nvcc $(nvcc --version | grep -oE 'V[0-9]+\.[0-9.]+'), cuBLAS $CUBLAS_WHEEL_VERSION, FA off"
 } > "$B/PREBUILT.txt"
 tar -C "$B" -cJf .device/prebuilt-gpu.tar.xz PREBUILT.txt bin upstream/llama.cpp/gguf-py upstream/llama_cpp
 ls -la .device/prebuilt-gpu.tar.xz; cat "$B/PREBUILT.txt"
