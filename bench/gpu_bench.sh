@@ -91,13 +91,22 @@ for stage in "$@"; do
   build)
     say "build: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null)"
     # .device/prebuilt-gpu.tar.xz (bench/prebuild_gpu.sh, built off the device): unpacked instead of a build; its
-    # binaries load this machine's libcublas.so.13 and libcuda.so.1 (ldd: none missing)
+    # binaries load this machine's libcublas.so.13 and libcuda.so.1 (ldd: none missing, test-backend-ops lists CUDA0).
+    # If they do not, and the pristine tarball is here, the build below runs instead.
+    rc=1
     if [ -f .device/prebuilt-gpu.tar.xz ] && [ -z "${GPU_BUILD_HERE:-}" ]; then
       mkdir -p "$B" && tar -C "$B" -xJf .device/prebuilt-gpu.tar.xz > "$OUT/build.log" 2>&1 && prebuilt_libs &&
-        { ldd "$BIN/test-backend-ops" "$BIN/llama-bench" >> "$OUT/build.log" 2>&1; ! grep -q "not found" "$OUT/build.log"; }
+        { ldd "$BIN/test-backend-ops" "$BIN/llama-bench" >> "$OUT/build.log" 2>&1; ! grep -q "not found" "$OUT/build.log"; } &&
+        "$BIN/test-backend-ops" test -b CUDA0 -o GET_ROWS -p 'type=tq2_0' >> "$OUT/build.log" 2>&1 &&
+        grep -q "Backend CUDA0: .*OK" "$OUT/build.log"
       rc=$?; say "build: prebuilt ($(head -1 "$B/PREBUILT.txt" 2>/dev/null); $(sed -n 2p "$B/PREBUILT.txt" 2>/dev/null)) rc=$rc"
-      [ $rc = 0 ] || { grep "not found" "$OUT/build.log"; exit 1; }
-    else
+      if [ $rc != 0 ]; then
+        grep "not found" "$OUT/build.log" | sort -u; tail -3 "$OUT/build.log"
+        [ -f .device/llama.cpp-pristine.tar.gz ] || exit 1
+        rm -rf "$B"; mv "$OUT/build.log" "$OUT/build-prebuilt.log"; say "build: building here instead"
+      fi
+    fi
+    if [ $rc != 0 ]; then
       # GPU_BUILD_FA=OFF: ggml's FlashAttention kernels compiled empty (84 of the 189 CUDA sources), for a call that
       # must build and test at once; FA then runs nowhere (llama-bench -fa 1, FA=1 stages: not with this build).
       # portable x86 features (AVX2, no AMX): the host CPU only runs the CPU side of the logits check,

@@ -1,6 +1,7 @@
 # Prepared device calls (session 22) for main with the TQ1_0 TMA rule: what session 22's call left out.
-# With .device/prebuilt-gpu.tar.xz (bench/prebuild_gpu.sh, FA off) the build stage only unpacks it; carry
-# [".device/prebuilt-gpu.tar.xz", ".device/call-s23.sh"] (the whole .device with the pristine tarball is 62 of 64 MiB):
+# With .device/prebuilt-gpu.tar.xz (bench/prebuild_gpu.sh, FA off) the build stage only unpacks it (and builds from the
+# pristine tarball if the pack's tools do not run there). Calls 1 and 2 carry [".device/prebuilt-gpu.tar.xz",
+# ".device/llama.cpp-pristine.tar.gz", ".device/call-s23.sh"]: 63 of the 64 MiB with the tracked files.
 #   bash call-s23.sh 1   test (then again with TMA for both types: TEST_B_ENV), logits, 8B models, tg128 A/B (no TMA,
 #                        TMA for both types, against the rule; FA off)
 #   bash call-s23.sh 2   the same warm machine, at once (it is given back 30 s after a call): sanitize, 70B-shape
