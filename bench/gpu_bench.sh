@@ -59,6 +59,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. bench/gpu_build_tools.sh
 OUT=${OUT:-$ROOT/bench/results/tmp}; mkdir -p "$OUT"
 B=$ROOT/build/gpu; BIN=$B/bin
 # a prebuilt build (bench/prebuild_gpu.sh) linked cuBLAS from a wheel: this machine's toolkit provides it at run time
@@ -107,16 +108,8 @@ for stage in "$@"; do
       fi
     fi
     if [ $rc != 0 ]; then
-      # GPU_BUILD_FA=OFF: ggml's FlashAttention kernels compiled empty (84 of the 189 CUDA sources), for a call that
-      # must build and test at once; FA then runs nowhere (llama-bench -fa 1, FA=1 stages: not with this build).
-      # portable x86 features (AVX2, no AMX): the host CPU only runs the CPU side of the logits check,
-      # and upstream's AMX path (picked by -march=native on AMX Xeons) crashes on Q4_0/Q8_0/Q6_K weights
-      python3 -m tq_gguf build-tools --build-dir "$B" --cuda --cuda-arch "${CUDA_ARCH:-90}" \
-          --pristine-tarball .device/llama.cpp-pristine.tar.gz -j "$(nproc)" --no-native \
-          --cmake=-DGGML_AVX=ON --cmake=-DGGML_AVX2=ON --cmake=-DGGML_FMA=ON --cmake=-DGGML_F16C=ON --cmake=-DGGML_BMI2=ON \
-          --cmake=-DGGML_CUDA_FA="${GPU_BUILD_FA:-ON}" \
-          --target test-backend-ops --target llama-bench --target llama-batched-bench --target llama-quantize \
-          > "$OUT/build.log" 2>&1
+      # GPU_BUILD_FA=OFF: FA kernels compiled empty, for a call that must build and test at once (see gpu_build_tools.sh)
+      gpu_build_tools "$B" "$(nproc)" "${GPU_BUILD_FA:-ON}" > "$OUT/build.log" 2>&1
       rc=$?; tail -3 "$OUT/build.log"; say "build rc=$rc"; [ $rc = 0 ] || exit 1
     fi ;;
   test)

@@ -7,11 +7,12 @@
 # A call can carry the pack alone (carry [".device/prebuilt-gpu.tar.xz", <its call script>]): the stages take gguf-py
 # and the llama_cpp package from it, and the pristine tarball is only needed for a build on the device.
 #
-# The build is gpu_bench.sh's (same patched tree, sm_90, portable AVX2 CPU flags), with the FlashAttention kernels
-# compiled empty (GGML_CUDA_FA=OFF: FA stages do not run with it) to keep the pack small. This machine's CUDA
-# toolkit has no cuBLAS and no driver library: cuBLAS's headers and libraries come from its pinned wheel (fetched
-# through pip), and libcuda.so is a link-only stub of cuda.h's functions. On the device the binaries load that
-# machine's own libcublas.so.13 and libcuda.so.1. Incremental: a later run rebuilds what changed (our CUDA sources).
+# The build is gpu_bench.sh's (bench/gpu_build_tools.sh: same patched tree, sm_90, portable AVX2 CPU flags), with
+# the FlashAttention kernels compiled empty (GGML_CUDA_FA=OFF: FA stages do not run with it) to keep the pack small.
+# This machine's CUDA toolkit has no cuBLAS and no driver library: cuBLAS's headers and libraries come from its pinned
+# wheel (fetched through pip), and libcuda.so is a link-only stub of cuda.h's functions. On the device the binaries
+# load that machine's own libcublas.so.13 and libcuda.so.1. Incremental: a later run rebuilds what changed (our
+# sources: about 4 minutes here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD B=$ROOT/build/gpu
@@ -38,14 +39,11 @@ if [ ! -f "$STUB/libcuda.so" ]; then
   ln -sf libcuda.so "$STUB/libcuda.so.1" # what the linker looks for when it resolves libggml-cuda.so's NEEDED entry
 fi
 [ -f .device/llama.cpp-pristine.tar.gz ] || python3 -m tq_gguf.source pack-device
-python3 -m tq_gguf build-tools --build-dir "$B" --cuda --cuda-arch "${CUDA_ARCH:-90}" \
-    --pristine-tarball .device/llama.cpp-pristine.tar.gz -j "${1:-$(nproc)}" --no-native \
-    --cmake=-DGGML_AVX=ON --cmake=-DGGML_AVX2=ON --cmake=-DGGML_FMA=ON --cmake=-DGGML_F16C=ON --cmake=-DGGML_BMI2=ON \
-    --cmake=-DGGML_CUDA_FA=OFF \
+. bench/gpu_build_tools.sh
+gpu_build_tools "$B" "${1:-$(nproc)}" OFF \
     --cmake=-DCUDA_cublas_LIBRARY="$CB/lib/libcublas.so.13" --cmake=-DCUDA_cublasLt_LIBRARY="$CB/lib/libcublasLt.so.13" \
     --cmake=-DCUDA_cuda_driver_LIBRARY="$STUB/libcuda.so" \
-    "--cmake=-DCMAKE_CUDA_FLAGS=-I$CB/include" "--cmake=-DCMAKE_CXX_FLAGS=-I$CB/include" \
-    --target test-backend-ops --target llama-bench --target llama-batched-bench --target llama-quantize
+    "--cmake=-DCMAKE_CUDA_FLAGS=-I$CB/include" "--cmake=-DCMAKE_CXX_FLAGS=-I$CB/include"
 # what the stages read besides bin/: gguf-py (synth, logits) and the llama_cpp package (logits)
 { echo "commit $(git rev-parse HEAD)$(git diff --quiet HEAD -- cuda ggml_patches CMakeLists.txt || echo ' + uncommitted changes')"
   echo "built $(date -u +%FT%TZ) on $(uname -m), nvcc $(nvcc --version | grep -oE 'V[0-9]+\.[0-9.]+'), cuBLAS $CUBLAS_WHEEL_VERSION, FA off"
