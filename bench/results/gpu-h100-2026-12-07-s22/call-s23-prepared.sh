@@ -13,8 +13,8 @@ set -u
 export OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader > "$OUT/summary.txt"
 case "${1:-1}" in
-  1) GPU_BUILD_FA=OFF TEST_B_ENV="TQ_GGUF_CUDA_MMV_TMA=12" AB_ENV="TQ_GGUF_CUDA_MMV_TMA=0;TQ_GGUF_CUDA_MMV_TMA=12" PAR_TIMEOUT=240 \
-       DEADLINE=${DEADLINE:-585} bash bench/gpu_call.sh -p "synth:8b" test logits models:8b ab:8b ;;
+  1) GPU_BUILD_FA=OFF AB_ENV="TQ_GGUF_CUDA_MMV_TMA=0;TQ_GGUF_CUDA_MMV_TMA=12" KN='1|2|4|8' PAR_TIMEOUT=240 \
+       DEADLINE=${DEADLINE:-585} bash bench/gpu_call.sh -p "synth:8b" test logits models:8b ab:8b kernels sanitize ;;
   2) KN='1|2|4|8' DEADLINE=${DEADLINE:-585} bash bench/gpu_call.sh sanitize kernels ;;
   3) (cd .device && tar xJf harness-bins.tar.xz) || echo "untar failed" >> "$OUT/summary.txt"
      export HARNESS_B_BIN=.device/bin/harness-4c HARNESS_B_ENV="TQ_PROTO=4chain" LAYER_B_BIN=.device/bin/layer_harness-4c LAYER_B_ENV="TQ_PROTO=4chain"
