@@ -1513,7 +1513,8 @@ static void launch_default(const mv_args & a) {
 // quantizers 37.84 vs 37.98). Likely cause, not measured: 3 CTAs fill the register file, so the next quantizer
 // kernel cannot be resident early. Four chains on top of the TMA copies (session 23, bench/results/
 // gpu-h100-2026-12-07-s23, proto-tq1-4chain-tma.diff of -s22; 130 -> 136 registers, 3 CTAs per SM either way):
-// quantizer + mat-vec 28672 x 8192 0.98x (n = 1..4), 0.91x (n = 8); 8B layer 0.969x (n = 1), 0.976x (n = 4). Not kept.
+// quantizer + mat-vec 28672 x 8192 0.98x (n = 1..4), 0.91x (n = 8); 8B layer 0.969x (n = 1), 0.976x (n = 4). Not kept. Four
+// chains at 2 CTAs per SM are not measured yet.
 // Tried and removed (session 6): dealing the chunks of a CTA's tiles to its warps round-robin as one
 // sequence (the extra chunk of a tile rotating between warps) with the per-tile reduction on named
 // barriers (the reducing warp waits, the others go on) instead of __syncthreads. Registers fell to

@@ -1,13 +1,12 @@
-# Prepared device calls (session 22) for main with the TQ1_0 TMA rule: what session 22's call left out.
+# Device calls of session 23 (prepared in session 22) for main with the TQ1_0 TMA rule: what session 22's call left out.
 # With .device/prebuilt-gpu.tar.xz (bench/prebuild_gpu.sh, FA off) the build stage only unpacks it (and builds from the
 # pristine tarball if the pack's tools do not run there). Calls 1 and 2 carry [".device/prebuilt-gpu.tar.xz",
 # ".device/llama.cpp-pristine.tar.gz", ".device/call-s23.sh"]: 63 of the 64 MiB with the tracked files.
-#   bash call-s23.sh 1   test (then again with TMA for both types: TEST_B_ENV), logits, 8B models, tg128 A/B (no TMA,
-#                        TMA for both types, against the rule; FA off)
-#   bash call-s23.sh 2   the same warm machine, at once (it is given back 30 s after a call): sanitize, 70B-shape
-#                        kernels (test-backend-ops perf, n = 1..8)
-#   bash call-s23.sh 3   harness A/B, main against TQ1_0 in four mma accumulator chains (.device/proto-tq1-4chain-tma.diff;
-#                        130 -> 136 registers on the TMA kernel, 3 CTAs per SM either way); carry
+#   bash call-s23.sh 1   test, logits, 8B models, tg128 A/B (no TMA, TMA for both types, against the rule; FA off),
+#                        70B-shape kernels (test-backend-ops perf, n = 1, 2, 4, 8), sanitize
+#   bash call-s23.sh 2   sanitize and the 70B-shape kernels alone (for a call 1 that ran out of time)
+#   bash call-s23.sh 3   harness A/B, main against TQ1_0 in four mma accumulator chains (proto-tq1-4chain-tma.diff of
+#                        session 22; 130 -> 136 registers on the TMA kernel, 3 CTAs per SM either way); carry
 #                        [".device/harness-bins.tar.xz", ".device/call-s23.sh"] (both sides prebuilt here)
 set -u
 export OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
