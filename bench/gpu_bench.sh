@@ -247,8 +247,10 @@ for stage in "$@"; do
     harness_bin
     : > "$OUT/profile.log"
     IFS=';' read -ra shapes <<< "${PROFILE_SHAPES:-28672 8192;8192 28672}"
-    # PROFILE_SKIP: mat-vec launches to skip (0: the default kernel at n = 1; the harness checks 13 launches per
-    # column count, in the order n = 1, 2, 3, 4, 8: 52 is the default kernel at n = 8); PROFILE_TYPES: 2 and/or 1
+    # PROFILE_SKIP: mat-vec launches to skip (0: the default kernel at n = 1). Per column count, in the order n = 1,
+    # 2, 3, 4, 8, the harness (reps 1) makes 69 launches: 13 checks, then 14 timed variants x (3 warm-up + 1). So
+    # 276 is the default kernel at n = 8 (session 24; 52, used in its first call, is a timed n = 1 variant).
+    # PROFILE_TYPES: 2 and/or 1
     skip=${PROFILE_SKIP:-0}
     for shape in "${shapes[@]}"; do
       for ty in ${PROFILE_TYPES:-2 1}; do
