@@ -4,9 +4,9 @@
 #         bytes, so a warp's load touches half the sectors (n = 8: 16 instead of 32);
 #   cols: perm plus the 8 columns interleaved ([block][k][col][t] int4): a warp's load at n = 8 is 512 contiguous bytes.
 # Same SASS instruction counts as main (bench/sass_local.sh: -8 on three kernels, the rest equal).
-# Local prep (about 50 minutes with 2 cores):
-#   bench/prebuild_harness_ab.sh perm=bench/results/gpu-h100-2026-12-08-s24/proto-word-order.diff \
-#       cols=bench/results/gpu-h100-2026-12-08-s24/proto-word-order-cols.diff
+# Local prep (5 harness builds, two at a time: about 40 minutes with 2 cores; the cols side needs no layer harness):
+#   bench/prebuild_harness_ab.sh perm=bench/results/gpu-h100-2026-12-08-s24/proto-word-order.diff
+#   BASE=0 HARNESSES=harness bench/prebuild_harness_ab.sh cols=bench/results/gpu-h100-2026-12-08-s24/proto-word-order-cols.diff
 #   cp bench/results/gpu-h100-2026-12-08-s24/call-s25-prepared.sh .device/call-s25.sh
 # Carry [".device/harness-bins.tar.xz", ".device/call-s25.sh"]; run `bash .device/call-s25.sh` (about 4 minutes).
 # Every harness checks every launch variant against a float64 reference (FAIL lines), so the A/B is also the
