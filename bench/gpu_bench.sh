@@ -72,19 +72,19 @@ SUMMARY=$OUT/summary.txt
 say() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$SUMMARY"; }
 # ncu metrics of the profile stages: stall reasons (cycles per issued instruction) and pipe use
 NCU_STALLS_PIPES="regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio,regex:sm__inst_executed_pipe_.*\.avg\.pct_of_peak_sustained_active"
-# H = a kernel harness binary (harness_binary NAME SOURCE LOG): .device/bin/NAME if carried (built off the
-# device: nvcc is slow on no GPU), else bench/SOURCE built here once per run into /tmp (log: $OUT/LOG)
+# H = a kernel harness binary (harness_binary NAME LOG): .device/bin/NAME if carried (built off the device, e.g. by
+# bench/prebuild_harness_ab.sh), else built here (harness_nvcc) once per run into /tmp (log: $OUT/LOG)
 harness_binary() {
   H=.device/bin/$1
   [ -x "$H" ] && return
   H=/tmp/tq_$1
   local built=HARNESS_BUILT_$1
   [ -n "${!built:-}" ] && return
-  nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda -Ibench "bench/$2" -o "$H" > "$OUT/$3" 2>&1
+  harness_nvcc "$1" "$H" > "$OUT/$2" 2>&1
   printf -v "$built" 1
 }
 # the mat-vec harness (cuda/tq-mmv-kernel.cuh)
-harness_bin() { harness_binary harness cuda_mmv_harness.cu harness-build.log; }
+harness_bin() { harness_binary harness harness-build.log; }
 
 for stage in "$@"; do
   t0=$(date +%s)
@@ -189,7 +189,7 @@ for stage in "$@"; do
   harness-mmb)
     # standalone batched-product harness (cuda/tq-mmb-kernel.cuh): every launch shape vs float64, timed
     # against the mat-vec; MMB_HARNESS_ARGS: ';'-separated argument lists (reps M K TYPE NMIN NMAX)
-    harness_binary mmb_harness cuda_mmb_harness.cu mmb-harness-build.log
+    harness_binary mmb_harness mmb-harness-build.log
     : > "$OUT/mmb-harness.log"
     IFS=';' read -ra runs <<< "${MMB_HARNESS_ARGS:-10}"
     for r in "${runs[@]}"; do
@@ -202,7 +202,7 @@ for stage in "$@"; do
     # with LAYER_B_ENV or LAYER_B_BIN: two interleaved rounds, as built (A) and each B side: the environments of
     # LAYER_B_ENV (separated by ';', as AB_ENV), run by LAYER_B_BIN if set (a second prebuilt layer harness, e.g.
     # .device/bin/layer_harness-base: an A/B of two kernel versions; then one side by default), as harness-ab
-    harness_binary layer_harness cuda_layer_harness.cu layer-harness-build.log
+    harness_binary layer_harness layer-harness-build.log
     if [ -z "${LAYER_B_ENV:-}${LAYER_B_BIN:-}" ]; then
       $H 5 > "$OUT/layer-harness.log" 2>&1
       say "harness-layer rc=$?"; grep -E "^\||fails|FAIL" "$OUT/layer-harness.log" | tee -a "$SUMMARY"

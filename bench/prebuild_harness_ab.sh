@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-declare -A SRC=([harness]=cuda_mmv_harness.cu [layer_harness]=cuda_layer_harness.cu)
+. bench/gpu_build_tools.sh # harness_nvcc
 HARNESSES=${HARNESSES:-harness layer_harness}
 mkdir -p .device/bin
 W=$(mktemp -d)
@@ -40,7 +40,7 @@ for side in "${sides[@]}"; do
 done
 build() { # side harness
   local t0; t0=$(date +%s)
-  (cd "$W/$1" && nvcc -arch=sm_"${CUDA_ARCH:-90}" -O3 -std=c++17 -Icuda -Ibench "bench/${SRC[$2]}" -o "$ROOT/.device/bin/$2-$1") \
+  (cd "$W/$1" && harness_nvcc "$2" "$ROOT/.device/bin/$2-$1") \
     > "$W/$1-$2.log" 2>&1 || { echo "build of $2 ($1) failed:"; tail -20 "$W/$1-$2.log"; return 1; }
   echo "$2-$1: $(( $(date +%s) - t0 )) s"
 }
