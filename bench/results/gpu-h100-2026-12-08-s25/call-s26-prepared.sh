@@ -23,6 +23,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader >
 # 1. MT = 2 variants, every variant timed (one round). Summary columns: type, shape, n, v0 (quantizer + default
 #    kernel), mv only, v1 (NW4S2), v11 (CB4 NW8S2), v12 (NW2S2), v13..v16 (MT = 2), rel err.
 for v in mt2 mt2perm; do
+  echo "| type | shape | n | v0 (us) | mv only | v1 | v11 | v12 | v13 | v14 | v15 | v16 | rel err |" >> "$S"
   for s in "28672 8192" "8192 28672" "14336 4096" "4096 14336"; do
     log=$OUT/harness-$v-${s// /x}.log
     timeout 100 .device/bin/harness-$v 100 $s > "$log" 2>&1
