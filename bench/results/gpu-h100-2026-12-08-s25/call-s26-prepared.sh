@@ -1,4 +1,4 @@
-# Prepared in session 25 (no device was lent in that session) for the next device call: about 7 minutes.
+# Prepared in session 25 (no device was lent in that session) for the next device call: about 8 minutes.
 # Three prototypes of the TQ mat-vec against main, none of them run on a GPU yet (this folder's and -s24's diffs):
 #   perm    (../gpu-h100-2026-12-08-s24/proto-word-order.diff): thread t's k-th 16-byte activation load is int4
 #           4k + t of the block (was 4t + k): a quad reads 64 contiguous bytes, a warp's load at n = 8 touches 16
@@ -9,10 +9,13 @@
 #   mt2perm (proto-mt2-perm.diff): both.
 # Every harness checks every variant against a float64 reference (FAIL lines, "fails"), so this is also the first
 # correctness check of all three.
-# Local prep (done in session 25 if .device/ survived; else about 25 minutes with 2 cores):
+# Local prep (done in session 25 if .device/ survived; else about 50 minutes with 2 cores):
 #   bench/prebuild_harness_ab.sh perm=bench/results/gpu-h100-2026-12-08-s24/proto-word-order.diff
-#   BASE=0 HARNESSES=harness bench/prebuild_harness_ab.sh mt2=bench/results/gpu-h100-2026-12-08-s25/proto-mt2.diff \
-#     mt2perm=bench/results/gpu-h100-2026-12-08-s25/proto-mt2-perm.diff
+#   BASE=0 bench/prebuild_harness_ab.sh mt2=bench/results/gpu-h100-2026-12-08-s25/proto-mt2.diff
+#   BASE=0 HARNESSES=harness bench/prebuild_harness_ab.sh mt2perm=bench/results/gpu-h100-2026-12-08-s25/proto-mt2-perm.diff
+#   (keep the pack under the 64 MiB carry limit: only the 7 binaries this script runs, -base, -perm, -mt2, -mt2perm
+#   harnesses and -base, -perm, -mt2 layer harnesses:
+#   rm -f .device/bin/harness .device/bin/layer_harness .device/bin/harness-cols && tar -C .device -cJf .device/harness-bins.tar.xz bin)
 #   cp bench/results/gpu-h100-2026-12-08-s25/call-s26-prepared.sh .device/call-next.sh
 # Carry [".device/harness-bins.tar.xz", ".device/call-next.sh"]; run `bash .device/call-next.sh`.
 set -u
@@ -53,5 +56,12 @@ prof mt2-v14-n8 harness-mt2 370
 cp .device/bin/layer_harness-perm .device/bin/layer_harness
 LAYER_B_BIN=.device/bin/layer_harness-base timeout 120 bash bench/gpu_bench.sh harness-layer > /dev/null 2>&1
 echo "harness-layer perm vs base rc=$?" >> "$S"
+# 5. the 8B layer sequence with MT = 2: mt2's layer harness as built (main's launches) against TQ_GGUF_CUDA_MMV_MT2
+#    = each code (every launch without an epilogue that the shape allows)
+cp .device/bin/layer_harness-mt2 .device/bin/layer_harness
+mkdir -p "$OUT/layer-mt2"
+OUT=$OUT/layer-mt2 LAYER_B_ENV="TQ_GGUF_CUDA_MMV_MT2=13;TQ_GGUF_CUDA_MMV_MT2=14;TQ_GGUF_CUDA_MMV_MT2=15;TQ_GGUF_CUDA_MMV_MT2=16" \
+  timeout 200 bash bench/gpu_bench.sh harness-layer > /dev/null 2>&1
+echo "harness-layer mt2 codes rc=$?" >> "$S"; cat "$OUT/layer-mt2/summary.txt" >> "$S"
 ( cd "$OUT" && tar czf /tmp/tq-logs.tgz --exclude=summary.txt . && find . -type f ! -name summary.txt -delete && mv /tmp/tq-logs.tgz logs.tgz )
 cat "$S"
