@@ -11,7 +11,8 @@
 #                 RMS norm in front (MUL_MAT_SHARED_SRC1) case, Q/K/V + rope + cache stores (MUL_MAT_QKV_ROPE),
 #                 attention output CONT + projection + residual (MUL_MAT_ATTN_OUT), a layer's chain of mat-vecs
 #                 (MUL_MAT_CHAIN), and the attention
-#                 without flash attention (ATTN_NO_FA: fused, TQ_GGUF_CUDA_ATTN=0, TQ_GGUF_CUDA_ATTN_SPLIT=0)
+#                 without flash attention (ATTN_NO_FA: fused, TQ_GGUF_CUDA_ATTN=0, TQ_GGUF_CUDA_ATTN_SPLIT=0);
+#                 on backend $TEST_BACKEND (default CUDA0)
 #   sanitize      the TQ2_0/TQ1_0 cases (subset) and ATTN_NO_FA under compute-sanitizer memcheck and racecheck
 #   harness       bench/cuda_mmv_harness.cu (TQ mat-vec kernel alone: check + timing); $HARNESS_ARGS as for harness-ab
 #   harness-ab    the harness's default launches, as built (A) vs with $HARNESS_B_ENV (B; several B sides
@@ -113,44 +114,45 @@ for stage in "$@"; do
       rc=$?; tail -3 "$OUT/build.log"; say "build rc=$rc"; [ $rc = 0 ] || exit 1
     fi ;;
   test)
+    TEST_BACKEND=${TEST_BACKEND:-CUDA0} # e.g. CUDA1: the same cases on a second GPU
     : > "$OUT/test-backend-ops.log"
     for op in MUL_MAT MUL_MAT_ID GET_ROWS MUL_MAT_VEC_FUSION MUL_MAT_SHARED_SRC1 MUL_MAT_QKV_ROPE MUL_MAT_ATTN_OUT; do
-      "$BIN/test-backend-ops" test -b CUDA0 -o $op -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+      "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o $op -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
       say "test $op rc=$?"
     done
     # a layer's chain of mat-vecs (O + residual, FFN norm, gate/up + GLU, down + residual, the next norm and Q/K/V)
-    "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_CHAIN -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+    "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o MUL_MAT_CHAIN -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
     say "test MUL_MAT_CHAIN rc=$?"
     # the attention block again with rope and the cache stores left to ggml (TQ_GGUF_CUDA_MMV_ROPE=0)
     echo "## TQ_GGUF_CUDA_MMV_ROPE=0" >> "$OUT/test-backend-ops.log"
-    TQ_GGUF_CUDA_MMV_ROPE=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_QKV_ROPE -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+    TQ_GGUF_CUDA_MMV_ROPE=0 "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o MUL_MAT_QKV_ROPE -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
     say "test MUL_MAT_QKV_ROPE (TQ_GGUF_CUDA_MMV_ROPE=0) rc=$?"
     # the attention output with its CONT left to ggml (TQ_GGUF_CUDA_MMV_CONT=0)
     echo "## TQ_GGUF_CUDA_MMV_CONT=0" >> "$OUT/test-backend-ops.log"
-    TQ_GGUF_CUDA_MMV_CONT=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT_ATTN_OUT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+    TQ_GGUF_CUDA_MMV_CONT=0 "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o MUL_MAT_ATTN_OUT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
     say "test MUL_MAT_ATTN_OUT (TQ_GGUF_CUDA_MMV_CONT=0) rc=$?"
     # the attention without flash attention (any weight type: no type filter), fused and left to ggml
-    TQ_GGUF_CUDA_LOG=1 "$BIN/test-backend-ops" test -b CUDA0 -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
+    TQ_GGUF_CUDA_LOG=1 "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
     say "test ATTN_NO_FA rc=$? (fused: $(grep -c 'KQ, softmax and KQV in one launch' "$OUT/test-backend-ops.log") log line)"
     echo "## TQ_GGUF_CUDA_ATTN=0" >> "$OUT/test-backend-ops.log"
-    TQ_GGUF_CUDA_ATTN=0 "$BIN/test-backend-ops" test -b CUDA0 -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
+    TQ_GGUF_CUDA_ATTN=0 "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
     say "test ATTN_NO_FA (TQ_GGUF_CUDA_ATTN=0) rc=$?"
     echo "## TQ_GGUF_CUDA_ATTN_SPLIT=0" >> "$OUT/test-backend-ops.log"
-    TQ_GGUF_CUDA_ATTN_SPLIT=0 "$BIN/test-backend-ops" test -b CUDA0 -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
+    TQ_GGUF_CUDA_ATTN_SPLIT=0 "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
     say "test ATTN_NO_FA (TQ_GGUF_CUDA_ATTN_SPLIT=0: one CTA per head) rc=$?"
     # MUL_MAT batch 1..8 again through mmvq (the tq-mmv kernel is the default there): both paths stay tested
     echo "## TQ_GGUF_CUDA_MMV=0" >> "$OUT/test-backend-ops.log"
-    TQ_GGUF_CUDA_MMV=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+    TQ_GGUF_CUDA_MMV=0 "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
     say "test MUL_MAT (mmvq, TQ_GGUF_CUDA_MMV=0) rc=$?"
     # batches again through MMQ (without the batched product, and without dequantize + cuBLAS from 256)
     echo "## TQ_GGUF_CUDA_MMB=0 TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0" >> "$OUT/test-backend-ops.log"
-    TQ_GGUF_CUDA_MMB=0 TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0 "$BIN/test-backend-ops" test -b CUDA0 -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+    TQ_GGUF_CUDA_MMB=0 TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0 "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
     say "test MUL_MAT (MMQ only, TQ_GGUF_CUDA_MMB=0 TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0) rc=$?"
     # TEST_B_ENV: the mat-vec ops again with that environment (a new launch option before it becomes a default)
     if [ -n "${TEST_B_ENV:-}" ]; then
       echo "## $TEST_B_ENV" >> "$OUT/test-backend-ops.log"
       for op in MUL_MAT MUL_MAT_VEC_FUSION MUL_MAT_SHARED_SRC1 MUL_MAT_QKV_ROPE MUL_MAT_ATTN_OUT MUL_MAT_CHAIN; do
-        env $TEST_B_ENV "$BIN/test-backend-ops" test -b CUDA0 -o $op -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+        env $TEST_B_ENV "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o $op -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
         say "test $op ($TEST_B_ENV) rc=$?"
       done
     fi
