@@ -3,9 +3,10 @@
 #   bash call-combined.sh harness      carry [".device/harness-small.tar.xz", ".device/call-combined.sh"]: every
 #       mat-vec variant of the mt2 harness (v13..v16: MT = 2), the 8B layer sequence with each MT = 2 code, perm
 #       against main. Prints "codes chosen: A B", the two codes of best geometric-mean speed against v0.
-#   MT2_CODES="A B" bash call-combined.sh llama   carry [".device/prebuilt-gpu-mt2.tar.xz", ".device/call-combined.sh"]:
-#       main + proto-mt2.diff prebuilt; test-backend-ops with code A, 8B tg128 A/B (unset against each code),
-#       sanitize with code A if time is left.
+#   [MT2_CODES="A B"] bash call-combined.sh llama   carry [".device/prebuilt-gpu-mt2.tar.xz", ".device/call-combined.sh"]:
+#       main + proto-mt2.diff prebuilt. Codes: MT2_CODES, else the harness half's choice if it ran on this machine
+#       (.device/mt2-codes, kept on a warm machine), else 13 15. test-backend-ops with code A, 8B tg128 A/B (unset
+#       against each code), sanitize with code A if time is left.
 # harness-small = harness-mt2, layer_harness-mt2, harness-perm, layer_harness-perm from .device/bin (session 25's
 # builds, see ../gpu-h100-2026-12-08-s25/call-s26-prepared.sh); main's side is the mt2 builds' default launches (v0 in
 # the mat-vec harness, TQ_GGUF_CUDA_MMV_MT2 unset in the layer harness and llama.cpp).
@@ -44,6 +45,7 @@ PY
 )
 CODES=${CODES:-13 15}; first=${CODES%% *}
 echo "codes chosen: $CODES" >> "$S"
+echo "$CODES" > .device/mt2-codes # read by the llama half on the same warm machine
 # 2. the 8B layer sequence: as built (main's launches) against each code
 cp .device/bin/layer_harness-mt2 .device/bin/layer_harness
 mkdir -p "$OUT/layer-mt2"
@@ -60,7 +62,8 @@ if left 480; then
 fi
 else
 # 3. inside llama.cpp: main + proto-mt2.diff, prebuilt; test-backend-ops with the first code, 8B tg128 A/B
-CODES=${MT2_CODES:-13 15}; first=${CODES%% *}
+CODES=${MT2_CODES:-$(cat .device/mt2-codes 2>/dev/null)}; CODES=${CODES:-13 15}; first=${CODES%% *}
+echo "codes: $CODES" >> "$S"
 mv .device/prebuilt-gpu-mt2.tar.xz .device/prebuilt-gpu.tar.xz
   timeout 90 bash bench/gpu_bench.sh build > /dev/null 2>&1; echo "build rc=$?" >> "$S"
   mkdir -p "$OUT/test-mt2-$first"
