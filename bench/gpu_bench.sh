@@ -115,44 +115,50 @@ for stage in "$@"; do
     fi ;;
   test)
     TEST_BACKEND=${TEST_BACKEND:-CUDA0} # e.g. CUDA1: the same cases on a second GPU
+    # test-backend-ops on $TEST_BACKEND, appended to the log: backend_test [VAR=VALUE ...] -o OP [-p FILTER]
+    backend_test() {
+      local envs=()
+      while [[ "${1:-}" == [A-Z_]*=* ]]; do envs+=("$1"); shift; done
+      env "${envs[@]}" "$BIN/test-backend-ops" test -b "$TEST_BACKEND" "$@" >> "$OUT/test-backend-ops.log" 2>&1
+    }
     : > "$OUT/test-backend-ops.log"
     for op in MUL_MAT MUL_MAT_ID GET_ROWS MUL_MAT_VEC_FUSION MUL_MAT_SHARED_SRC1 MUL_MAT_QKV_ROPE MUL_MAT_ATTN_OUT; do
-      "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o $op -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+      backend_test -o $op -p 'tq[12]_0'
       say "test $op rc=$?"
     done
     # a layer's chain of mat-vecs (O + residual, FFN norm, gate/up + GLU, down + residual, the next norm and Q/K/V)
-    "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o MUL_MAT_CHAIN -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+    backend_test -o MUL_MAT_CHAIN -p 'tq[12]_0'
     say "test MUL_MAT_CHAIN rc=$?"
     # the attention block again with rope and the cache stores left to ggml (TQ_GGUF_CUDA_MMV_ROPE=0)
     echo "## TQ_GGUF_CUDA_MMV_ROPE=0" >> "$OUT/test-backend-ops.log"
-    TQ_GGUF_CUDA_MMV_ROPE=0 "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o MUL_MAT_QKV_ROPE -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+    backend_test TQ_GGUF_CUDA_MMV_ROPE=0 -o MUL_MAT_QKV_ROPE -p 'tq[12]_0'
     say "test MUL_MAT_QKV_ROPE (TQ_GGUF_CUDA_MMV_ROPE=0) rc=$?"
     # the attention output with its CONT left to ggml (TQ_GGUF_CUDA_MMV_CONT=0)
     echo "## TQ_GGUF_CUDA_MMV_CONT=0" >> "$OUT/test-backend-ops.log"
-    TQ_GGUF_CUDA_MMV_CONT=0 "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o MUL_MAT_ATTN_OUT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+    backend_test TQ_GGUF_CUDA_MMV_CONT=0 -o MUL_MAT_ATTN_OUT -p 'tq[12]_0'
     say "test MUL_MAT_ATTN_OUT (TQ_GGUF_CUDA_MMV_CONT=0) rc=$?"
     # the attention without flash attention (any weight type: no type filter), fused and left to ggml
-    TQ_GGUF_CUDA_LOG=1 "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
+    backend_test TQ_GGUF_CUDA_LOG=1 -o ATTN_NO_FA
     say "test ATTN_NO_FA rc=$? (fused: $(grep -c 'KQ, softmax and KQV in one launch' "$OUT/test-backend-ops.log") log line)"
     echo "## TQ_GGUF_CUDA_ATTN=0" >> "$OUT/test-backend-ops.log"
-    TQ_GGUF_CUDA_ATTN=0 "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
+    backend_test TQ_GGUF_CUDA_ATTN=0 -o ATTN_NO_FA
     say "test ATTN_NO_FA (TQ_GGUF_CUDA_ATTN=0) rc=$?"
     echo "## TQ_GGUF_CUDA_ATTN_SPLIT=0" >> "$OUT/test-backend-ops.log"
-    TQ_GGUF_CUDA_ATTN_SPLIT=0 "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o ATTN_NO_FA >> "$OUT/test-backend-ops.log" 2>&1
+    backend_test TQ_GGUF_CUDA_ATTN_SPLIT=0 -o ATTN_NO_FA
     say "test ATTN_NO_FA (TQ_GGUF_CUDA_ATTN_SPLIT=0: one CTA per head) rc=$?"
     # MUL_MAT batch 1..8 again through mmvq (the tq-mmv kernel is the default there): both paths stay tested
     echo "## TQ_GGUF_CUDA_MMV=0" >> "$OUT/test-backend-ops.log"
-    TQ_GGUF_CUDA_MMV=0 "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+    backend_test TQ_GGUF_CUDA_MMV=0 -o MUL_MAT -p 'tq[12]_0'
     say "test MUL_MAT (mmvq, TQ_GGUF_CUDA_MMV=0) rc=$?"
     # batches again through MMQ (without the batched product, and without dequantize + cuBLAS from 256)
     echo "## TQ_GGUF_CUDA_MMB=0 TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0" >> "$OUT/test-backend-ops.log"
-    TQ_GGUF_CUDA_MMB=0 TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0 "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o MUL_MAT -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+    backend_test TQ_GGUF_CUDA_MMB=0 TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0 -o MUL_MAT -p 'tq[12]_0'
     say "test MUL_MAT (MMQ only, TQ_GGUF_CUDA_MMB=0 TQ_GGUF_CUDA_CUBLAS_MIN_BATCH=0) rc=$?"
     # TEST_B_ENV: the mat-vec ops again with that environment (a new launch option before it becomes a default)
     if [ -n "${TEST_B_ENV:-}" ]; then
       echo "## $TEST_B_ENV" >> "$OUT/test-backend-ops.log"
       for op in MUL_MAT MUL_MAT_VEC_FUSION MUL_MAT_SHARED_SRC1 MUL_MAT_QKV_ROPE MUL_MAT_ATTN_OUT MUL_MAT_CHAIN; do
-        env $TEST_B_ENV "$BIN/test-backend-ops" test -b "$TEST_BACKEND" -o $op -p 'tq[12]_0' >> "$OUT/test-backend-ops.log" 2>&1
+        backend_test $TEST_B_ENV -o $op -p 'tq[12]_0'
         say "test $op ($TEST_B_ENV) rc=$?"
       done
     fi
